@@ -1,0 +1,108 @@
+//! Configuration: defaults < `assent.toml` < `ASSENT_*` environment < flags.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://FILE` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    /// Address of the HTTP listener.
+    pub http: String,
+    /// Base URL for links in mail and pages.
+    pub public_url: String,
+    /// Roles this process plays.
+    #[serde(deserialize_with = "list")]
+    pub roles: Vec<String>,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+    /// Largest JSON request body in bytes.
+    pub max_json_bytes: usize,
+    /// E-mail of the operator created on first start.
+    pub operator_email: String,
+    /// Local parts added to the built-in role-address list.
+    #[serde(deserialize_with = "list")]
+    pub role_addresses: Vec<String>,
+    /// Domains never treated as disposable, even if the built-in list has them.
+    #[serde(deserialize_with = "list")]
+    pub disposable_allow: Vec<String>,
+    /// Domains treated as disposable in addition to the built-in list.
+    #[serde(deserialize_with = "list")]
+    pub disposable_deny: Vec<String>,
+}
+
+const KEYS: &[&str] = &[
+    "database_url",
+    "http",
+    "public_url",
+    "roles",
+    "log_format",
+    "max_json_bytes",
+    "operator_email",
+    "role_addresses",
+    "disposable_allow",
+    "disposable_deny",
+];
+
+/// Lists may be written as TOML arrays or, handier in the environment, as
+/// one comma-separated string (`ASSENT_ROLES=web,worker`).
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://assent.db".into(),
+            http: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            roles: vec!["web".into()],
+            log_format: "text".into(),
+            max_json_bytes: 1024 * 1024,
+            operator_email: "operator@localhost".into(),
+            role_addresses: Vec::new(),
+            disposable_allow: Vec::new(),
+            disposable_deny: Vec::new(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers alone.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+}
+
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
+    let file = file.unwrap_or_else(|| Path::new("assent.toml"));
+    Figment::from(Serialized::defaults(Config::default()))
+        .merge(Toml::file(file))
+        // Only the known keys: other ASSENT_* variables (test settings, the
+        // config file's path) are not configuration values.
+        .merge(Env::prefixed("ASSENT_").only(KEYS))
+        .merge(Serialized::defaults(overrides))
+        .extract()
+        .map_err(Box::new)
+}

@@ -1,0 +1,315 @@
+//! The `assent` binary: command line, configuration, logging, start-up and
+//! shutdown. Everything else lives in the library crates.
+
+mod config;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use assent_domain::{
+    AccountAction, AccountId, AddressPolicy, DisposableDomains, EmailAddress, RoleAddresses, UserRole,
+};
+use assent_store::{NewAuditEntry, NewToken, Store, TokenOwner};
+use assent_web::{AppState, WebConfig, auth};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "assent", version, about = "Email distribution that only mails people who provably agreed")]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, env = "ASSENT_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, global = true)]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Assent (HTTP API; more roles arrive with their features).
+    Serve {
+        /// HTTP listen address.
+        #[arg(long)]
+        http: Option<String>,
+        /// Base URL for links in mail and pages.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Comma-separated roles to run in this process.
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Operator administration.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Account administration (as the operator).
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator API token (and the operator, if there is none yet).
+    CreateToken {
+        /// Name to remember the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account; it starts in pending_audit.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+    },
+    /// List all accounts as JSON lines.
+    List,
+    /// Activate an audited account (or reinstate a suspended one).
+    Activate {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject an account's audit.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Suspend an account.
+    Suspend {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Create an API token for an account (printed once).
+    Token {
+        id: i64,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        #[arg(long, default_value = "owner")]
+        role: String,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let mut overrides =
+        Overrides { database_url: cli.database_url.clone(), log_format: cli.log_format.clone(), ..Overrides::default() };
+    if let Command::Serve { http, public_url, roles } = &cli.command {
+        overrides.http = http.clone();
+        overrides.public_url = public_url.clone();
+        overrides.roles = roles.clone();
+    }
+    let config = config::load(cli.config.as_deref(), &overrides).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    init_logging(&config.log_format)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli.command, config))
+}
+
+fn init_logging(format: &str) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ASSENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => bail!("unknown log format {other:?}: use text or json"),
+    }
+    Ok(())
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let store = assent_store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database_url)))?;
+    store.migrate().await.context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}://{}:***{}", &url[..scheme], &creds[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<()> {
+    match command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            open_store(&config).await?;
+            println!("migrated {}", redact(&config.database_url));
+            Ok(())
+        }
+        Command::Operator { command: OperatorCommand::CreateToken { name } } => {
+            let store = open_store(&config).await?;
+            let secret = operator_token(store.as_ref(), &config, &name).await?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Account { command } => account_command(command, config).await,
+    }
+}
+
+/// Creates an operator token, creating the operator first if there is none.
+async fn operator_token(store: &dyn Store, config: &Config, name: &str) -> Result<String> {
+    let operator = match store.find_operator(&config.operator_email).await? {
+        Some(op) => op.id,
+        None => store.create_operator(&config.operator_email, None).await?,
+    };
+    let (secret, hash) = auth::new_token();
+    store
+        .create_token(&NewToken {
+            owner: TokenOwner::Operator(operator),
+            role: UserRole::Owner,
+            name: name.into(),
+            token_hash: hash,
+        })
+        .await?;
+    Ok(secret)
+}
+
+async fn serve(config: Config) -> Result<()> {
+    for role in &config.roles {
+        match role.as_str() {
+            "web" => {}
+            "worker" | "inbound" => {
+                bail!("the {role:?} role is not part of this version yet; run with --roles web")
+            }
+            other => bail!("unknown role {other:?}: the roles are web, worker, inbound"),
+        }
+    }
+    let store = open_store(&config).await?;
+    if store.operator_count().await? == 0 {
+        let secret = operator_token(store.as_ref(), &config, "first-start").await?;
+        println!("Assent is set up. Operator API token (shown once, keep it safe):\n\n    {secret}\n");
+        println!("Use it as `Authorization: Bearer <token>` on {}/api/v1/…", config.public_url.trim_end_matches('/'));
+    }
+    let addresses = AddressPolicy {
+        roles: RoleAddresses::default().with_extra(&config.role_addresses),
+        disposable: DisposableDomains::builtin()
+            .with_overrides(config.disposable_allow.clone(), config.disposable_deny.clone()),
+    };
+    let web = WebConfig { public_url: config.public_url.clone(), max_json_bytes: config.max_json_bytes };
+    let state = AppState::new(store, web, addresses);
+    let listener =
+        TcpListener::bind(&config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
+    tracing::info!(address = %listener.local_addr()?, database = %redact(&config.database_url), "assent listening");
+    assent_web::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("assent stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing open requests");
+}
+
+async fn account_command(command: AccountCommand, config: Config) -> Result<()> {
+    let store = open_store(&config).await?;
+    let actor = "cli".to_string();
+    let decide = |id: i64, action: AccountAction, reason: Option<String>| {
+        let store = store.clone();
+        let actor = actor.clone();
+        async move {
+            let id = AccountId(id);
+            let account = store.get_account(id).await?.with_context(|| format!("no account {id}"))?;
+            let next = account.status.apply(action)?;
+            let audit = NewAuditEntry {
+                account: Some(id),
+                actor,
+                action: format!("account.{}", action.as_str()),
+                target: format!("account:{id}"),
+                detail: serde_json::json!({"from": account.status.as_str(), "to": next.as_str(), "reason": reason}),
+                ip: None,
+            };
+            if !store.transition_account(id, account.status, next, reason.as_deref(), &audit).await? {
+                bail!("account {id} changed meanwhile; try again");
+            }
+            println!("account {id}: {} -> {}", account.status.as_str(), next.as_str());
+            anyhow::Ok(())
+        }
+    };
+    match command {
+        AccountCommand::Create { name, owner_email } => {
+            let owner = EmailAddress::parse(&owner_email)?;
+            let (account, _) = store.create_account(name.trim(), &owner).await?;
+            println!("{}", serde_json::json!({"id": account.id, "status": account.status.as_str()}));
+        }
+        AccountCommand::List => {
+            for a in store.list_accounts().await? {
+                println!("{}", serde_json::to_string(&a)?);
+            }
+        }
+        AccountCommand::Activate { id, reason } => {
+            let status = store.get_account(AccountId(id)).await?.with_context(|| format!("no account {id}"))?.status;
+            let action = if status == assent_domain::AccountStatus::Suspended {
+                AccountAction::Reinstate
+            } else {
+                AccountAction::Activate
+            };
+            decide(id, action, reason).await?;
+        }
+        AccountCommand::Reject { id, reason } => decide(id, AccountAction::Reject, Some(reason)).await?,
+        AccountCommand::Suspend { id, reason } => decide(id, AccountAction::Suspend, Some(reason)).await?,
+        AccountCommand::Token { id, name, role } => {
+            let role = UserRole::parse(&role).context("role must be owner, editor or viewer")?;
+            let id = AccountId(id);
+            store.get_account(id).await?.with_context(|| format!("no account {id}"))?;
+            let (secret, hash) = auth::new_token();
+            store
+                .create_token(&NewToken {
+                    owner: TokenOwner::Account { account: id, user: None },
+                    role,
+                    name,
+                    token_hash: hash,
+                })
+                .await?;
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! The store contract: every test below runs once on SQLite and once on
+//! PostgreSQL (modules `sqlite::` and `postgres::` in the test names), so
+//! the two backends cannot drift apart.
+
+use std::sync::Arc;
+
+use assent_domain::{
+    AccountId, AccountStatus, ContactId, EmailAddress, Imprint, ImprintDraft, ListId, SubscriptionStatus,
+    SuppressionHash, SuppressionReason, TokenId, UserRole,
+};
+use assent_store::{
+    AuditSubmission, NewAuditEntry, NewConsentEvent, NewToken, PutSubscription, Store, StoreError, TokenOwner,
+};
+use serde_json::json;
+
+fn addr(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).expect("valid test address")
+}
+
+fn imprint(name: &str) -> Imprint {
+    Imprint::parse(ImprintDraft {
+        name: Some(name.into()),
+        legal_form: Some("GmbH".into()),
+        representative: Some("Erika Mustermann".into()),
+        street: Some("Musterstraße 1".into()),
+        postal_code: Some("10115".into()),
+        city: Some("Berlin".into()),
+        country: Some("DE".into()),
+        email: Some("impressum@beispiel.de".into()),
+        phone: Some("+49 30 1234567".into()),
+        register_court: Some("Amtsgericht Charlottenburg".into()),
+        register_number: Some("HRB 12345".into()),
+        vat_id: Some("DE123456789".into()),
+    })
+    .expect("complete imprint")
+}
+
+fn audit_entry(account: Option<AccountId>, action: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        account,
+        actor: "test".into(),
+        action: action.into(),
+        target: String::new(),
+        detail: json!({"k": 1}),
+        ip: Some("192.0.2.1".into()),
+    }
+}
+
+async fn two_accounts(store: &dyn Store) -> (AccountId, AccountId) {
+    let (a, _) = store.create_account("Alpha", &addr("owner@alpha.example")).await.expect("account a");
+    let (b, _) = store.create_account("Beta", &addr("owner@beta.example")).await.expect("account b");
+    (a.id, b.id)
+}
+
+async fn migrate_is_idempotent(store: Arc<dyn Store>) {
+    store.migrate().await.expect("second migrate is a no-op");
+    store.ping().await.expect("ping");
+}
+
+async fn account_lifecycle_is_compare_and_set(store: Arc<dyn Store>) {
+    let (account, owner) = store.create_account("Alpha", &addr("Owner@Alpha.Example")).await.expect("create");
+    assert_eq!(account.status, AccountStatus::PendingAudit);
+    assert_eq!(account.owner_email, "Owner@alpha.example");
+    let users = store.list_users(account.id).await.expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!((users[0].id, users[0].role), (owner, UserRole::Owner));
+
+    let moved = store
+        .transition_account(account.id, AccountStatus::PendingAudit, AccountStatus::Active, None, &audit_entry(Some(account.id), "activate"))
+        .await
+        .expect("transition");
+    assert!(moved);
+    // A second operator acting on the stale status loses.
+    let stale = store
+        .transition_account(account.id, AccountStatus::PendingAudit, AccountStatus::Rejected, Some("x"), &audit_entry(Some(account.id), "reject"))
+        .await
+        .expect("transition");
+    assert!(!stale);
+    let got = store.get_account(account.id).await.expect("get").expect("exists");
+    assert_eq!(got.status, AccountStatus::Active);
+    // Only the successful transition was logged.
+    let log = store.audit_log(Some(account.id), 10).await.expect("log");
+    assert_eq!(log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["activate"]);
+    assert!(store.get_account(AccountId(account.id.get() + 1000)).await.expect("get").is_none());
+    assert_eq!(store.list_accounts().await.expect("list").len(), 1);
+}
+
+async fn audit_and_imprint_round_trip(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    assert!(store.get_imprint(a).await.expect("imprint").is_none());
+    let submission = AuditSubmission {
+        imprint: imprint("Alpha GmbH"),
+        website: "https://alpha.example".into(),
+        list_origins: "web form".into(),
+        consent_collection: "double opt-in".into(),
+        expected_monthly_volume: 5000,
+    };
+    store.submit_audit(a, &submission).await.expect("submit");
+    let second = AuditSubmission { imprint: imprint("Alpha Two GmbH"), ..submission.clone() };
+    store.submit_audit(a, &second).await.expect("resubmit");
+    assert_eq!(store.get_imprint(a).await.expect("imprint"), Some(imprint("Alpha Two GmbH")));
+    let latest = store.latest_audit(a).await.expect("audit").expect("exists");
+    assert_eq!(latest.imprint.name.as_deref(), Some("Alpha Two GmbH"));
+    assert_eq!(latest.expected_monthly_volume, 5000);
+    assert!(store.get_imprint(b).await.expect("imprint").is_none());
+    assert!(store.latest_audit(b).await.expect("audit").is_none());
+}
+
+async fn tokens_are_found_by_hash_and_revoked_per_account(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let op = store.create_operator("op@example.test", None).await.expect("operator");
+    assert_eq!(store.operator_count().await.expect("count"), 1);
+    assert_eq!(store.find_operator("op@example.test").await.expect("find").map(|o| o.id), Some(op));
+    let op_token = store
+        .create_token(&NewToken { owner: TokenOwner::Operator(op), role: UserRole::Owner, name: "op".into(), token_hash: "h-op".into() })
+        .await
+        .expect("op token");
+    let a_token = store
+        .create_token(&NewToken {
+            owner: TokenOwner::Account { account: a, user: None },
+            role: UserRole::Editor,
+            name: "a".into(),
+            token_hash: "h-a".into(),
+        })
+        .await
+        .expect("a token");
+    let found = store.find_token("h-a").await.expect("find").expect("exists");
+    assert_eq!((found.id, found.owner, found.role), (a_token, TokenOwner::Account { account: a, user: None }, UserRole::Editor));
+    assert_eq!(store.find_token("h-op").await.expect("find").map(|t| t.owner), Some(TokenOwner::Operator(op)));
+    assert!(store.find_token("nope").await.expect("find").is_none());
+    // The same hash twice is a conflict, not a silent second owner.
+    let dup = store
+        .create_token(&NewToken { owner: TokenOwner::Account { account: b, user: None }, role: UserRole::Owner, name: "b".into(), token_hash: "h-a".into() })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    // Account B cannot revoke A's token, nor the operator's.
+    assert!(!store.revoke_token(b, a_token).await.expect("revoke"));
+    assert!(!store.revoke_token(b, op_token).await.expect("revoke"));
+    assert!(store.revoke_token(a, a_token).await.expect("revoke"));
+    assert!(!store.revoke_token(a, a_token).await.expect("revoke twice"));
+    assert!(store.find_token("h-a").await.expect("find").is_none());
+    let listed = store.list_tokens(a).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].revoked_at.is_some());
+    assert!(store.list_tokens(b).await.expect("list").is_empty());
+    assert!(!store.revoke_token(a, TokenId(9_999)).await.expect("revoke unknown"));
+}
+
+async fn lists_are_scoped_by_account(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "News", "weekly").await.expect("create");
+    assert_eq!(store.list_lists(a).await.expect("lists").len(), 1);
+    assert!(store.list_lists(b).await.expect("lists").is_empty());
+    assert!(store.get_list(b, list.id).await.expect("get").is_none());
+    assert!(store.update_list(b, list.id, Some("Hijack"), None).await.expect("update").is_none());
+    assert!(!store.delete_list(b, list.id).await.expect("delete"));
+    let renamed = store.update_list(a, list.id, Some("Weekly News"), None).await.expect("update").expect("exists");
+    assert_eq!((renamed.name.as_str(), renamed.description.as_str()), ("Weekly News", "weekly"));
+    assert!(store.delete_list(a, list.id).await.expect("delete"));
+    assert!(store.get_list(a, list.id).await.expect("get").is_none());
+    assert!(!store.delete_list(a, list.id).await.expect("delete twice"));
+}
+
+async fn contacts_merge_and_stay_in_their_account(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("first_name".into(), json!("Ada"));
+    let (c, created) = store.upsert_contact(a, &addr("Ada@Example.org"), &attrs).await.expect("create");
+    assert!(created);
+    let mut more = serde_json::Map::new();
+    more.insert("city".into(), json!("London"));
+    // Same person, other spelling of the address: the same contact.
+    let (c2, created) = store.upsert_contact(a, &addr("ada@EXAMPLE.org"), &more).await.expect("merge");
+    assert!(!created);
+    assert_eq!(c2.id, c.id);
+    assert_eq!(c2.attributes.get("first_name"), Some(&json!("Ada")));
+    assert_eq!(c2.attributes.get("city"), Some(&json!("London")));
+    assert_eq!(store.find_contact(a, &addr("ADA@example.org")).await.expect("find").map(|c| c.id), Some(c.id));
+    // Account B sees nothing of it, and the same address is a new contact there.
+    assert!(store.get_contact(b, c.id).await.expect("get").is_none());
+    assert!(store.find_contact(b, &addr("ada@example.org")).await.expect("find").is_none());
+    let (cb, created) = store.upsert_contact(b, &addr("ada@example.org"), &serde_json::Map::new()).await.expect("b");
+    assert!(created);
+    assert_ne!(cb.id, c.id);
+    let page = store.list_contacts(a, None, 10).await.expect("page");
+    assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), vec![c.id]);
+    assert!(store.list_contacts(a, Some(c.id), 10).await.expect("page").is_empty());
+}
+
+async fn subscriptions_are_compare_and_set(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "News", "").await.expect("list");
+    let other_list = store.create_list(b, "Other", "").await.expect("list");
+    let (c, _) = store.upsert_contact(a, &addr("ada@example.org"), &serde_json::Map::new()).await.expect("contact");
+    let put = |expected, status| PutSubscription {
+        contact: c.id,
+        list: list.id,
+        expected,
+        status,
+        origin: "double_opt_in".into(),
+        evidence: json!({"form": "f1"}),
+    };
+    assert!(store.put_subscription(a, &put(None, SubscriptionStatus::Pending)).await.expect("insert"));
+    assert!(!store.put_subscription(a, &put(None, SubscriptionStatus::Pending)).await.expect("insert twice"));
+    assert!(!store.put_subscription(a, &put(Some(SubscriptionStatus::Confirmed), SubscriptionStatus::Unsubscribed)).await.expect("stale"));
+    assert!(store.put_subscription(a, &put(Some(SubscriptionStatus::Pending), SubscriptionStatus::Confirmed)).await.expect("confirm"));
+    let subs = store.subscriptions(a, c.id).await.expect("subs");
+    assert_eq!(subs.len(), 1);
+    assert_eq!((subs[0].status, subs[0].evidence.clone()), (SubscriptionStatus::Confirmed, json!({"form": "f1"})));
+    // Another account's list, or this contact through another account: nothing happens.
+    let cross = PutSubscription { list: other_list.id, ..put(None, SubscriptionStatus::Pending) };
+    assert!(!store.put_subscription(a, &cross).await.expect("cross list"));
+    assert!(!store.put_subscription(b, &put(None, SubscriptionStatus::Pending)).await.expect("cross account"));
+    assert!(store.subscriptions(b, c.id).await.expect("subs").is_empty());
+    // Deleting the list ends the subscription.
+    assert!(store.delete_list(a, list.id).await.expect("delete"));
+    assert!(store.subscriptions(a, c.id).await.expect("subs").is_empty());
+}
+
+async fn consent_events_are_kept_in_order(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "News", "").await.expect("list");
+    let (c, _) = store.upsert_contact(a, &addr("ada@example.org"), &serde_json::Map::new()).await.expect("contact");
+    for kind in ["requested", "confirmation_sent", "confirmed"] {
+        store
+            .append_consent_event(
+                a,
+                &NewConsentEvent {
+                    contact: c.id,
+                    list: Some(list.id),
+                    kind: kind.into(),
+                    source: "form:abc".into(),
+                    ip: Some("198.51.100.7".into()),
+                    user_agent: Some("Mozilla/5.0".into()),
+                    evidence: json!({"wording_version": 3}),
+                },
+            )
+            .await
+            .expect("append");
+    }
+    let events = store.consent_events(a, c.id).await.expect("events");
+    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["requested", "confirmation_sent", "confirmed"]);
+    assert_eq!(events[2].ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(events[2].evidence, json!({"wording_version": 3}));
+    assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
+    // Account B can neither read nor attach events to A's contact.
+    assert!(store.consent_events(b, c.id).await.expect("events").is_empty());
+    let foreign = store
+        .append_consent_event(
+            b,
+            &NewConsentEvent {
+                contact: c.id,
+                list: None,
+                kind: "confirmed".into(),
+                source: "api".into(),
+                ip: None,
+                user_agent: None,
+                evidence: json!({}),
+            },
+        )
+        .await;
+    assert!(matches!(foreign, Err(StoreError::Conflict(_))), "{foreign:?}");
+    assert!(store.consent_events(a, ContactId(c.id.get() + 1000)).await.expect("events").is_empty());
+    // The proof survives the list's deletion.
+    store.delete_list(a, list.id).await.expect("delete");
+    assert_eq!(store.consent_events(a, c.id).await.expect("events").len(), 3);
+    assert_eq!(store.consent_events(a, c.id).await.expect("events")[0].list_id, Some(ListId(list.id.get())));
+}
+
+async fn suppressions_are_hashed_per_account(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let hash = SuppressionHash::of(&addr("Gone@Example.org"));
+    assert!(store.suppress(a, &hash, SuppressionReason::HardBounce).await.expect("suppress"));
+    assert!(!store.suppress(a, &hash, SuppressionReason::Unsubscribed).await.expect("again"));
+    let s = store.suppression(a, &hash).await.expect("lookup").expect("present");
+    assert_eq!((s.reason, s.address_hash.as_str()), (SuppressionReason::HardBounce, hash.as_str()));
+    // Normalisation: another spelling of the same address hits the entry.
+    assert!(store.suppression(a, &SuppressionHash::of(&addr("gone@EXAMPLE.ORG"))).await.expect("lookup").is_some());
+    assert!(store.suppression(b, &hash).await.expect("lookup").is_none());
+    assert_eq!(store.list_suppressions(a, 10).await.expect("list").len(), 1);
+    assert!(store.list_suppressions(b, 10).await.expect("list").is_empty());
+    assert!(!store.unsuppress(b, &hash).await.expect("foreign unsuppress"));
+    assert!(store.unsuppress(a, &hash).await.expect("unsuppress"));
+    assert!(store.suppression(a, &hash).await.expect("lookup").is_none());
+}
+
+async fn audit_log_is_newest_first_and_scoped(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    store.record_action(&audit_entry(Some(a), "one")).await.expect("one");
+    store.record_action(&audit_entry(Some(a), "two")).await.expect("two");
+    store.record_action(&audit_entry(Some(b), "other")).await.expect("other");
+    store.record_action(&audit_entry(None, "operator")).await.expect("operator");
+    let log = store.audit_log(Some(a), 10).await.expect("log");
+    assert_eq!(log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["two", "one"]);
+    assert_eq!(log[0].detail, json!({"k": 1}));
+    assert_eq!(log[0].ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(store.audit_log(None, 10).await.expect("log").len(), 1);
+    assert_eq!(store.audit_log(Some(a), 1).await.expect("log").len(), 1);
+}
+
+async fn concurrent_writers_do_not_fail(store: Arc<dyn Store>) {
+    let (a, _) = two_accounts(store.as_ref()).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for j in 0..10 {
+                let email = addr(&format!("user{i}_{j}@example.org"));
+                store.upsert_contact(a, &email, &serde_json::Map::new()).await.expect("concurrent upsert");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    assert_eq!(store.list_contacts(a, None, 1000).await.expect("list").len(), 160);
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = assent_test_support::TempDb::new();
+                    let store = assent_store::connect(&db.url()).await.expect("connect sqlite");
+                    store.migrate().await.expect("migrate");
+                    println!("contract {} on backend {}", stringify!($name), store.backend().as_str());
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = assent_test_support::postgres_url().await else { return };
+                    let store = assent_store::connect(&url).await.expect("connect postgres");
+                    store.migrate().await.expect("migrate");
+                    println!("contract {} on backend {}", stringify!($name), store.backend().as_str());
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    migrate_is_idempotent,
+    account_lifecycle_is_compare_and_set,
+    audit_and_imprint_round_trip,
+    tokens_are_found_by_hash_and_revoked_per_account,
+    lists_are_scoped_by_account,
+    contacts_merge_and_stay_in_their_account,
+    subscriptions_are_compare_and_set,
+    consent_events_are_kept_in_order,
+    suppressions_are_hashed_per_account,
+    audit_log_is_newest_first_and_scoped,
+    concurrent_writers_do_not_fail,
+);
+
+/// The database itself refuses to rewrite consent proof, whatever code runs.
+#[tokio::test]
+async fn consent_events_are_append_only_in_the_database() {
+    let db = assent_test_support::TempDb::new();
+    let sqlite = assent_store::SqliteStore::connect(&db.url()).await.expect("sqlite");
+    let s: Arc<dyn Store> = Arc::new(sqlite.clone());
+    s.migrate().await.expect("migrate");
+    seed_event(s.as_ref()).await;
+    for sql in ["UPDATE consent_events SET kind = 'forged'", "DELETE FROM consent_events"] {
+        let err = sqlx::query(sql).execute(sqlite.pool()).await.expect_err("sqlite must refuse");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+    if let Some(url) = assent_test_support::postgres_url().await {
+        let pg = assent_store::PgStore::connect(&url).await.expect("pg");
+        let s: Arc<dyn Store> = Arc::new(pg.clone());
+        s.migrate().await.expect("migrate");
+        seed_event(s.as_ref()).await;
+        for sql in ["UPDATE consent_events SET kind = 'forged'", "DELETE FROM consent_events"] {
+            let err = sqlx::query(sql).execute(pg.pool()).await.expect_err("postgres must refuse");
+            assert!(err.to_string().contains("append-only"), "{err}");
+        }
+    }
+}
+
+async fn seed_event(store: &dyn Store) {
+    let (a, _) = store.create_account("Alpha", &addr("o@alpha.example")).await.expect("account");
+    let (c, _) = store.upsert_contact(a.id, &addr("ada@example.org"), &serde_json::Map::new()).await.expect("contact");
+    store
+        .append_consent_event(
+            a.id,
+            &NewConsentEvent {
+                contact: c.id,
+                list: None,
+                kind: "requested".into(),
+                source: "api".into(),
+                ip: None,
+                user_agent: None,
+                evidence: json!({}),
+            },
+        )
+        .await
+        .expect("append");
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Writes crates/web/openapi.json, the API's OpenAPI 3.1 document.
+
+The document is data, kept beside the routes; this script is its source so
+that shared pieces (errors, security, schemas) are written once.
+Run: python3 tools/openapi.py
+"""
+import json, pathlib
+
+def ref(name): return {"$ref": f"#/components/schemas/{name}"}
+def err(desc): return {"description": desc, "content": {"application/json": {"schema": ref("Error")}}}
+def ok(desc, schema=None, status="200"):
+    r = {"description": desc}
+    if schema is not None: r["content"] = {"application/json": {"schema": schema}}
+    return {status: r}
+def body(schema, required=True): return {"required": required, "content": {"application/json": {"schema": schema}}}
+ID = lambda name: [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}, "description": f"{name} id"}]
+COMMON = {"400": err("malformed JSON or unknown field"), "401": err("missing or invalid token"),
+          "403": err("not allowed for this token"), "413": err("body too large"), "415": err("body is not JSON"),
+          "422": err("semantic validation failed")}
+def op(summary, responses, tag, request=None, params=None, security="bearer", extra_errors=()):
+    o = {"summary": summary, "tags": [tag], "responses": {**responses}}
+    for code in ("400", "401", "403", "413", "415", "422", *extra_errors):
+        o["responses"].setdefault(code, COMMON.get(code) or err(code))
+    if request: o["requestBody"] = request
+    if params: o["parameters"] = params
+    if security is None: o["security"] = []
+    return o
+
+text = {"type": "string"}
+nullable_text = {"type": ["string", "null"]}
+schemas = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+        "required": ["code", "message"], "properties": {"code": text, "message": text, "field": nullable_text}}}},
+    "Account": {"type": "object", "required": ["id", "name", "owner_email", "status"], "properties": {
+        "id": {"type": "integer"}, "name": text, "owner_email": text,
+        "status": {"type": "string", "enum": ["pending_audit", "active", "rejected", "suspended"]},
+        "status_reason": nullable_text, "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"}}},
+    "CreateAccount": {"type": "object", "additionalProperties": False, "required": ["name", "owner_email"],
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "owner_email": {"type": "string", "format": "email"}}},
+    "Decision": {"type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": 2000}}},
+    "Imprint": {"type": "object", "additionalProperties": False, "properties": {k: {"type": ["string", "null"], "maxLength": 500} for k in
+        ["name", "legal_form", "representative", "street", "postal_code", "city", "country", "email", "phone",
+         "register_court", "register_number", "vat_id"]},
+        "description": "DDG §5 imprint. All fields are required; register_number and vat_id may be the word \"none\"."},
+    "Audit": {"type": "object", "additionalProperties": False, "required": ["imprint"], "properties": {
+        "imprint": ref("Imprint"), "website": text, "list_origins": text, "consent_collection": text,
+        "expected_monthly_volume": {"type": "integer", "minimum": 0}}},
+    "CreateToken": {"type": "object", "additionalProperties": False, "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100}, "role": {"type": "string", "enum": ["owner", "editor", "viewer"]}}},
+    "NewToken": {"type": "object", "required": ["id", "token"], "properties": {"id": {"type": "integer"},
+        "token": {"type": "string", "description": "the secret, shown only in this answer"}, "name": text, "role": text}},
+    "Token": {"type": "object", "properties": {"id": {"type": "integer"}, "name": text, "role": text,
+        "created_at": text, "revoked_at": nullable_text}},
+    "List": {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "integer"}, "name": text,
+        "description": text, "created_at": text, "updated_at": text}},
+    "CreateList": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 2000}}},
+    "UpdateList": {"type": "object", "additionalProperties": False, "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 2000}}},
+}
+
+paths = {
+    "/healthz": {"get": op("Liveness and database reachability", ok("healthy", {"type": "object"}), "system", security=None)},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["system"], "security": [],
+        "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": text}}}}}},
+    "/api/openapi.json": {"get": {"summary": "This document", "tags": ["system"], "security": [],
+        "responses": {"200": {"description": "OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    "/api/v1/accounts": {
+        "post": op("Create an account (operator); it starts in pending_audit", ok("created", ref("Account"), "201"), "operator", body(ref("CreateAccount")), extra_errors=("409",)),
+        "get": op("List accounts (operator)", ok("accounts", {"type": "object", "properties": {"accounts": {"type": "array", "items": ref("Account")}}}), "operator")},
+    "/api/v1/accounts/{id}": {"get": op("An account with imprint, audit and history (operator)", ok("account", ref("Account")), "operator", params=ID("account"), extra_errors=("404",))},
+    **{f"/api/v1/accounts/{{id}}/{a}": {"post": op(f"{a.capitalize()} an account (operator); reject and suspend need a reason", ok("account", ref("Account")), "operator",
+        body(ref("Decision"), required=(a != "activate")), ID("account"), extra_errors=("404", "409"))} for a in ["activate", "reject", "suspend"]},
+    "/api/v1/accounts/{id}/tokens": {"post": op("Create a token for an account (operator bootstrap)", ok("created", ref("NewToken"), "201"), "operator", body(ref("CreateToken"), False), ID("account"), extra_errors=("404",))},
+    "/api/v1/account": {"get": op("The calling account", ok("account", ref("Account")), "account")},
+    "/api/v1/account/audit": {"put": op("Submit the audit with the DDG §5 imprint", ok("account", ref("Account")), "account", body(ref("Audit")), extra_errors=("409",))},
+    "/api/v1/account/tokens": {
+        "post": op("Create a token (owner)", ok("created", ref("NewToken"), "201"), "account", body(ref("CreateToken"), False)),
+        "get": op("List the account's tokens", ok("tokens", {"type": "object", "properties": {"tokens": {"type": "array", "items": ref("Token")}}}), "account")},
+    "/api/v1/account/tokens/{id}": {"delete": op("Revoke a token (owner)", {"204": {"description": "revoked"}}, "account", params=ID("token"), extra_errors=("404",))},
+    "/api/v1/lists": {
+        "post": op("Create a list", ok("created", ref("List"), "201"), "lists", body(ref("CreateList"))),
+        "get": op("The account's lists", ok("lists", {"type": "object", "properties": {"lists": {"type": "array", "items": ref("List")}}}), "lists")},
+    "/api/v1/lists/{id}": {
+        "get": op("One list", ok("list", ref("List")), "lists", params=ID("list"), extra_errors=("404",)),
+        "patch": op("Change a list", ok("list", ref("List")), "lists", body(ref("UpdateList")), ID("list"), extra_errors=("404",)),
+        "delete": op("Delete a list (its consent events stay)", {"204": {"description": "deleted"}}, "lists", params=ID("list"), extra_errors=("404",))},
+}
+
+doc = {"openapi": "3.1.0",
+       "info": {"title": "Assent API", "version": "1", "description": "Email distribution that only mails people who provably agreed."},
+       "servers": [{"url": "/"}],
+       "security": [{"bearer": []}],
+       "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+       "paths": paths}
+out = pathlib.Path(__file__).resolve().parent.parent / "crates/web/openapi.json"
+out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+print(f"wrote {out}")
