@@ -365,6 +365,11 @@ fn ascii_domain(raw: &str) -> Result<String, AddressError> {
     if raw.chars().any(char::is_whitespace) {
         return Err(bad_domain("contains a space; remove it"));
     }
+    // An ASCII domain keeps its length through IDNA, so the length verdict
+    // can come first and not depend on whether some label is valid punycode.
+    if raw.is_ascii() && raw.len() > MAX_DOMAIN {
+        return Err(AddressError::DomainTooLong { len: raw.len() });
+    }
     let ascii = idna::domain_to_ascii(raw)
         .map_err(|_| bad_domain("is not a valid internationalised domain name (IDNA); check its spelling"))?
         .to_ascii_lowercase();

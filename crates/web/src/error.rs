@@ -95,7 +95,11 @@ impl From<assent_domain::AddressError> for ApiError {
 
 impl From<assent_domain::ConsentRefusal> for ApiError {
     fn from(e: assent_domain::ConsentRefusal) -> Self {
-        let field = e.field().map(|f| format!("consent.evidence.{f}")).unwrap_or_else(|| "consent.origin".into());
+        let field = match e.field() {
+            None | Some("origin") => "consent.origin".to_string(),
+            Some("evidence") => "consent.evidence".to_string(),
+            Some(f) => format!("consent.evidence.{f}"),
+        };
         ApiError::unprocessable(e.code(), e.to_string()).with_field(field)
     }
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod accounts;
+mod contacts;
 mod health;
 mod lists;
 
@@ -30,6 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/account/tokens/{id}", delete(account::revoke_token))
         .route("/api/v1/lists", post(lists::create).get(lists::list))
         .route("/api/v1/lists/{id}", get(lists::show).patch(lists::update).delete(lists::remove))
+        .route("/api/v1/contacts", post(contacts::create).get(contacts::list))
+        .route("/api/v1/contacts/{id}", get(contacts::show))
         .fallback(|| async { ApiError::not_found("route") })
 }
 

@@ -1,0 +1,270 @@
+//! Contacts of the calling account: adding one with declared consent, and
+//! reading one with its full consent history (the printable proof).
+
+use assent_domain::{
+    Consent, ContactId, EmailAddress, ListId, SubscriptionEvent, SubscriptionStatus, SuppressionHash, Transition,
+};
+use assent_store::{Contact, NewAuditEntry, NewConsentEvent, PutSubscription};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::account::rfc3339;
+use super::path_id;
+use crate::AppState;
+use crate::auth::AccountAuth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ClientIp};
+
+/// Attribute limits: contact data is for personalisation, not storage.
+const MAX_ATTRIBUTES: usize = 100;
+const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+const MAX_LISTS: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentBody {
+    origin: String,
+    #[serde(default)]
+    evidence: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContact {
+    email: String,
+    list_ids: Vec<i64>,
+    #[serde(default)]
+    attributes: Map<String, Value>,
+    consent: ConsentBody,
+}
+
+/// Adds a contact with declared consent to lists. The consent is checked by
+/// the domain layer; a forbidden origin stores nothing.
+pub async fn create(
+    State(state): State<AppState>,
+    auth: AccountAuth,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<CreateContact>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    auth.require_write()?;
+    let account = auth.require_active(&state).await?;
+    let id = account.id;
+
+    let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::from(e).with_field("email"))?;
+    state.addresses.check(&email).map_err(|e| ApiError::from(e).with_field("email"))?;
+    check_attributes(&body.attributes)?;
+    if body.list_ids.is_empty() || body.list_ids.len() > MAX_LISTS {
+        return Err(ApiError::unprocessable("invalid_field", format!("list_ids needs 1 to {MAX_LISTS} list ids"))
+            .with_field("list_ids"));
+    }
+    let mut lists = Vec::with_capacity(body.list_ids.len());
+    for raw in &body.list_ids {
+        let list = state.store.get_list(id, ListId(*raw)).await?.ok_or_else(|| {
+            ApiError::unprocessable("unknown_list", format!("there is no list {raw} in this account")).with_field("list_ids")
+        })?;
+        if !lists.contains(&list.id) {
+            lists.push(list.id);
+        }
+    }
+
+    let imprint_name = state.store.get_imprint(id).await?.map(|i| i.name);
+    let mut names = vec![account.name.as_str()];
+    if let Some(n) = imprint_name.as_deref() {
+        names.push(n);
+    }
+    let consent = Consent::parse(&body.consent.origin, &body.consent.evidence, &names)?;
+    if matches!(consent, Consent::DoubleOptIn) {
+        return Err(ApiError::unprocessable(
+            "double_opt_in_unavailable",
+            "double opt-in through the API sends a confirmation mail, which needs the outbound mail path; \
+             this installation does not have it yet — declare another origin with its evidence",
+        )
+        .with_field("consent.origin"));
+    }
+
+    let hash = SuppressionHash::of(&email);
+    if let Some(s) = state.store.suppression(id, &hash).await? {
+        return Err(ApiError::unprocessable(
+            "suppressed",
+            format!(
+                "this address is on the account's suppression list ({}); it cannot be added again \
+                 except by the person signing up through a double opt-in form",
+                s.reason.as_str()
+            ),
+        )
+        .with_field("email"));
+    }
+
+    let (contact, created) = state.store.upsert_contact(id, &email, &body.attributes).await?;
+    let origin = consent.origin().as_str().to_string();
+    let evidence = consent.evidence_json();
+    let existing = state.store.subscriptions(id, contact.id).await?;
+    let mut outcome = Vec::new();
+    for list in lists {
+        let current = existing.iter().find(|s| s.list_id == list).map(|s| s.status);
+        let next = match current {
+            None => Some(SubscriptionStatus::Confirmed),
+            Some(status) => match status.apply(SubscriptionEvent::Confirmed) {
+                Ok(Transition::To(next)) => Some(next),
+                Ok(Transition::Unchanged) => None,
+                Err(_) => {
+                    // Unsubscribed, bounced, complained or erased: an objection
+                    // is absolute (GDPR 21(3)); declared evidence cannot undo it.
+                    outcome.push(json!({"list_id": list, "status": status.as_str(), "changed": false,
+                        "reason": "the person left this list; only a new double opt-in can bring them back"}));
+                    continue;
+                }
+            },
+        };
+        let Some(next) = next else {
+            outcome.push(json!({"list_id": list, "status": current.map(|s| s.as_str()), "changed": false}));
+            continue;
+        };
+        let put = PutSubscription {
+            contact: contact.id,
+            list,
+            expected: current,
+            status: next,
+            origin: origin.clone(),
+            evidence: evidence.clone(),
+        };
+        if !state.store.put_subscription(id, &put).await? {
+            return Err(ApiError::conflict("concurrent_change", "the contact changed meanwhile; retry"));
+        }
+        state
+            .store
+            .append_consent_event(
+                id,
+                &NewConsentEvent {
+                    contact: contact.id,
+                    list: Some(list),
+                    kind: "consent_recorded".into(),
+                    source: format!("api:{}", auth.caller.actor()),
+                    ip: ip.clone(),
+                    user_agent: None,
+                    evidence: json!({"origin": origin, "evidence": evidence}),
+                },
+            )
+            .await?;
+        outcome.push(json!({"list_id": list, "status": next.as_str(), "changed": true}));
+    }
+    state
+        .store
+        .record_action(&NewAuditEntry {
+            account: Some(id),
+            actor: auth.caller.actor(),
+            action: "contact.add".into(),
+            target: format!("contact:{}", contact.id),
+            detail: json!({"origin": origin, "lists": outcome}),
+            ip,
+        })
+        .await?;
+    let body = contact_json(&state, &contact).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(body)))
+}
+
+fn check_attributes(attributes: &Map<String, Value>) -> ApiResult<()> {
+    let size = serde_json::to_vec(attributes).map(|v| v.len()).unwrap_or(usize::MAX);
+    if attributes.len() > MAX_ATTRIBUTES || size > MAX_ATTRIBUTES_BYTES {
+        return Err(ApiError::unprocessable(
+            "too_large",
+            format!("attributes allow at most {MAX_ATTRIBUTES} keys and {MAX_ATTRIBUTES_BYTES} bytes"),
+        )
+        .with_field("attributes"));
+    }
+    if let Some(key) = attributes.keys().find(|k| k.is_empty() || k.len() > 100 || k.chars().any(char::is_control)) {
+        return Err(ApiError::unprocessable("invalid_field", format!("attribute name {key:?} is not usable"))
+            .with_field("attributes"));
+    }
+    Ok(())
+}
+
+/// A contact with its subscriptions and full consent history.
+pub async fn contact_json(state: &AppState, contact: &Contact) -> ApiResult<Value> {
+    let id = contact.account_id;
+    let subs = state.store.subscriptions(id, contact.id).await?;
+    let events = state.store.consent_events(id, contact.id).await?;
+    let suppressed = match EmailAddress::parse(&contact.email) {
+        Ok(email) => state.store.suppression(id, &SuppressionHash::of(&email)).await?,
+        Err(_) => None,
+    };
+    // One status for the contact as a whole: mailable on some list wins.
+    let status = if subs.iter().any(|s| s.status == SubscriptionStatus::Confirmed) {
+        "confirmed"
+    } else if subs.iter().any(|s| s.status == SubscriptionStatus::Pending) {
+        "pending"
+    } else if let Some(s) = &suppressed {
+        s.reason.as_str()
+    } else {
+        subs.first().map_or("none", |s| s.status.as_str())
+    };
+    Ok(json!({
+        "id": contact.id,
+        "email": contact.email,
+        "status": status,
+        "attributes": contact.attributes,
+        "suppressed": suppressed.map(|s| s.reason.as_str()),
+        "created_at": rfc3339(contact.created_at),
+        "updated_at": rfc3339(contact.updated_at),
+        "subscriptions": subs.iter().map(|s| json!({
+            "list_id": s.list_id,
+            "status": s.status.as_str(),
+            "origin": s.origin,
+            "evidence": s.evidence,
+            "created_at": rfc3339(s.created_at),
+            "updated_at": rfc3339(s.updated_at),
+        })).collect::<Vec<_>>(),
+        "consent_events": events.iter().map(|e| json!({
+            "id": e.id,
+            "kind": e.kind,
+            "at": rfc3339(e.at),
+            "list_id": e.list_id,
+            "source": e.source,
+            "ip": e.ip,
+            "user_agent": e.user_agent,
+            "evidence": e.evidence,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn show(State(state): State<AppState>, auth: AccountAuth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = ContactId(path_id(&id, "contact")?);
+    let contact = state.store.get_contact(auth.account(), id).await?.ok_or_else(|| ApiError::not_found("contact"))?;
+    Ok(Json(contact_json(&state, &contact).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    email: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `?email=` finds one contact; otherwise pages through them by id.
+pub async fn list(
+    State(state): State<AppState>,
+    auth: AccountAuth,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let contacts = match &query.email {
+        Some(email) => {
+            let email = EmailAddress::parse(email).map_err(|e| ApiError::from(e).with_field("email"))?;
+            state.store.find_contact(auth.account(), &email).await?.into_iter().collect()
+        }
+        None => {
+            let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+            state.store.list_contacts(auth.account(), query.after.map(ContactId), limit).await?
+        }
+    };
+    let next = contacts.last().map(|c| c.id);
+    let mut out = Vec::with_capacity(contacts.len());
+    for c in &contacts {
+        out.push(contact_json(&state, c).await?);
+    }
+    Ok(Json(json!({"contacts": out, "next_after": next})))
+}
