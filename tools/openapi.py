@@ -59,6 +59,19 @@ schemas = {
         "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 2000}}},
     "UpdateList": {"type": "object", "additionalProperties": False, "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 2000}}},
+    "Consent": {"type": "object", "additionalProperties": False, "required": ["origin"], "properties": {
+        "origin": {"type": "string", "enum": ["double_opt_in", "purchase", "business_card", "offline_form", "co_registration", "contract"],
+                   "description": "Forbidden origins (purchased_list, scraped, single_opt_in, verbal, b2b_without_consent, third_party, membership, social_network) are refused with 422 and an explanation."},
+        "evidence": {"type": ["object", "null"], "description": "purchase {order_ref, notice_text, product_category}; business_card {document_ref, permission_text}; offline_form {document_ref}; co_registration {contest_id, sponsors[≤10], sponsor_name}; contract {contract_ref, notice_text}"}}},
+    "CreateContact": {"type": "object", "additionalProperties": False, "required": ["email", "list_ids", "consent"], "properties": {
+        "email": {"type": "string", "maxLength": 254}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "integer"}},
+        "attributes": {"type": "object", "maxProperties": 100}, "consent": ref("Consent")}},
+    "ConsentEvent": {"type": "object", "properties": {"id": {"type": "integer"}, "kind": text, "at": {"type": "string", "format": "date-time"},
+        "list_id": {"type": ["integer", "null"]}, "source": text, "ip": nullable_text, "user_agent": nullable_text, "evidence": {}}},
+    "Contact": {"type": "object", "required": ["id", "email", "status", "consent_events"], "properties": {
+        "id": {"type": "integer"}, "email": text, "status": text, "attributes": {"type": "object"}, "suppressed": nullable_text,
+        "subscriptions": {"type": "array", "items": {"type": "object"}},
+        "consent_events": {"type": "array", "items": ref("ConsentEvent")}}},
 }
 
 paths = {
@@ -87,6 +100,11 @@ paths = {
         "get": op("One list", ok("list", ref("List")), "lists", params=ID("list"), extra_errors=("404",)),
         "patch": op("Change a list", ok("list", ref("List")), "lists", body(ref("UpdateList")), ID("list"), extra_errors=("404",)),
         "delete": op("Delete a list (its consent events stay)", {"204": {"description": "deleted"}}, "lists", params=ID("list"), extra_errors=("404",))},
+    "/api/v1/contacts": {
+        "post": op("Add a contact with declared consent (active accounts only)", {**ok("created", ref("Contact"), "201"), **ok("already known; merged", ref("Contact"))}, "contacts", body(ref("CreateContact")), extra_errors=("409",)),
+        "get": op("Find a contact by ?email= or page through contacts (?after=&limit=)", ok("contacts", {"type": "object", "properties": {"contacts": {"type": "array", "items": ref("Contact")}, "next_after": {"type": ["integer", "null"]}}}), "contacts",
+            params=[{"name": "email", "in": "query", "schema": text}, {"name": "after", "in": "query", "schema": {"type": "integer"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
+    "/api/v1/contacts/{id}": {"get": op("A contact with subscriptions and the full consent history", ok("contact", ref("Contact")), "contacts", params=ID("contact"), extra_errors=("404",))},
 }
 
 doc = {"openapi": "3.1.0",

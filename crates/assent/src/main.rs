@@ -112,8 +112,11 @@ enum AccountCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let mut overrides =
-        Overrides { database_url: cli.database_url.clone(), log_format: cli.log_format.clone(), ..Overrides::default() };
+    let mut overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        log_format: cli.log_format.clone(),
+        ..Overrides::default()
+    };
     if let Command::Serve { http, public_url, roles } = &cli.command {
         overrides.http = http.clone();
         overrides.public_url = public_url.clone();

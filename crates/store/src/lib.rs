@@ -22,8 +22,8 @@ mod sqlite;
 use std::sync::Arc;
 
 use assent_domain::{
-    AccountId, AccountStatus, ContactId, EmailAddress, Imprint, ListId, OperatorId,
-    SuppressionHash, SuppressionReason, TokenId, UserId, UserRole,
+    AccountId, AccountStatus, ContactId, EmailAddress, Imprint, ListId, OperatorId, SuppressionHash, SuppressionReason,
+    TokenId, UserId, UserRole,
 };
 use async_trait::async_trait;
 
@@ -161,11 +161,7 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a subscription's status. The caller decides the status with
     /// the domain state machine (`SubscriptionStatus::apply`); this only
     /// stores it, with `expected` as compare-and-set (`None`: must not exist yet).
-    async fn put_subscription(
-        &self,
-        account: AccountId,
-        put: &PutSubscription,
-    ) -> Result<bool>;
+    async fn put_subscription(&self, account: AccountId, put: &PutSubscription) -> Result<bool>;
     async fn append_consent_event(&self, account: AccountId, event: &NewConsentEvent) -> Result<i64>;
     async fn consent_events(&self, account: AccountId, contact: ContactId) -> Result<Vec<ConsentEvent>>;
 

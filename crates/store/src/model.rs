@@ -2,8 +2,8 @@
 //! domain enums; a value the domain no longer parses is `StoreError::Corrupt`.
 
 use assent_domain::{
-    AccountId, AccountStatus, ContactId, ImprintDraft, ListId, OperatorId, SubscriptionStatus,
-    SuppressionReason, TokenId, UserId, UserRole,
+    AccountId, AccountStatus, ContactId, ImprintDraft, ListId, OperatorId, SubscriptionStatus, SuppressionReason,
+    TokenId, UserId, UserRole,
 };
 use serde::Serialize;
 

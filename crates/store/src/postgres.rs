@@ -22,8 +22,8 @@ impl PgStore {
     pub(crate) const BACKEND: Backend = Backend::Postgres;
 
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::BadUrl(format!("bad PostgreSQL URL: {e}")))?;
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(format!("bad PostgreSQL URL: {e}")))?;
         Self::connect_with(options).await
     }
 
@@ -36,6 +36,10 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(PgStore { pool })
+    }
+
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        Ok(self.pool.begin().await?)
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -253,7 +253,7 @@ macro_rules! impl_store {
 
                 async fn create_account(&self, name: &str, owner_email: &EmailAddress) -> Result<(Account, UserId)> {
                     let now = now_ms();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let row = sqlx::query(
                         "INSERT INTO accounts (name, owner_email, status, created_at, updated_at)
                          VALUES ($1, $2, 'pending_audit', $3, $3) RETURNING id, name, owner_email, status, status_reason, created_at, updated_at",
@@ -297,7 +297,7 @@ macro_rules! impl_store {
                     audit: &NewAuditEntry,
                 ) -> Result<bool> {
                     let now = now_ms();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let done = sqlx::query(
                         "UPDATE accounts SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4 AND status = $5",
                     )
@@ -323,7 +323,7 @@ macro_rules! impl_store {
                         column: "account_audits.imprint",
                         detail: e.to_string(),
                     })?;
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "INSERT INTO account_audits (account_id, website, list_origins, consent_collection,
                              expected_monthly_volume, imprint, submitted_at)
@@ -534,7 +534,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_list(&self, account: AccountId, id: ListId) -> Result<bool> {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let done = sqlx::query(
                         "UPDATE lists SET deleted_at = $1 WHERE account_id = $2 AND id = $3 AND deleted_at IS NULL",
                     )
@@ -563,7 +563,7 @@ macro_rules! impl_store {
                 ) -> Result<(Contact, bool)> {
                     let now = now_ms();
                     let norm = email.normalized();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let existing = sqlx::query(
                         "SELECT id, account_id, email, attributes, created_at, updated_at
                          FROM contacts WHERE account_id = $1 AND email_norm = $2",

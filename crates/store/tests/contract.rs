@@ -66,13 +66,25 @@ async fn account_lifecycle_is_compare_and_set(store: Arc<dyn Store>) {
     assert_eq!((users[0].id, users[0].role), (owner, UserRole::Owner));
 
     let moved = store
-        .transition_account(account.id, AccountStatus::PendingAudit, AccountStatus::Active, None, &audit_entry(Some(account.id), "activate"))
+        .transition_account(
+            account.id,
+            AccountStatus::PendingAudit,
+            AccountStatus::Active,
+            None,
+            &audit_entry(Some(account.id), "activate"),
+        )
         .await
         .expect("transition");
     assert!(moved);
     // A second operator acting on the stale status loses.
     let stale = store
-        .transition_account(account.id, AccountStatus::PendingAudit, AccountStatus::Rejected, Some("x"), &audit_entry(Some(account.id), "reject"))
+        .transition_account(
+            account.id,
+            AccountStatus::PendingAudit,
+            AccountStatus::Rejected,
+            Some("x"),
+            &audit_entry(Some(account.id), "reject"),
+        )
         .await
         .expect("transition");
     assert!(!stale);
@@ -112,7 +124,12 @@ async fn tokens_are_found_by_hash_and_revoked_per_account(store: Arc<dyn Store>)
     assert_eq!(store.operator_count().await.expect("count"), 1);
     assert_eq!(store.find_operator("op@example.test").await.expect("find").map(|o| o.id), Some(op));
     let op_token = store
-        .create_token(&NewToken { owner: TokenOwner::Operator(op), role: UserRole::Owner, name: "op".into(), token_hash: "h-op".into() })
+        .create_token(&NewToken {
+            owner: TokenOwner::Operator(op),
+            role: UserRole::Owner,
+            name: "op".into(),
+            token_hash: "h-op".into(),
+        })
         .await
         .expect("op token");
     let a_token = store
@@ -125,12 +142,20 @@ async fn tokens_are_found_by_hash_and_revoked_per_account(store: Arc<dyn Store>)
         .await
         .expect("a token");
     let found = store.find_token("h-a").await.expect("find").expect("exists");
-    assert_eq!((found.id, found.owner, found.role), (a_token, TokenOwner::Account { account: a, user: None }, UserRole::Editor));
+    assert_eq!(
+        (found.id, found.owner, found.role),
+        (a_token, TokenOwner::Account { account: a, user: None }, UserRole::Editor)
+    );
     assert_eq!(store.find_token("h-op").await.expect("find").map(|t| t.owner), Some(TokenOwner::Operator(op)));
     assert!(store.find_token("nope").await.expect("find").is_none());
     // The same hash twice is a conflict, not a silent second owner.
     let dup = store
-        .create_token(&NewToken { owner: TokenOwner::Account { account: b, user: None }, role: UserRole::Owner, name: "b".into(), token_hash: "h-a".into() })
+        .create_token(&NewToken {
+            owner: TokenOwner::Account { account: b, user: None },
+            role: UserRole::Owner,
+            name: "b".into(),
+            token_hash: "h-a".into(),
+        })
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     // Account B cannot revoke A's token, nor the operator's.
@@ -202,8 +227,18 @@ async fn subscriptions_are_compare_and_set(store: Arc<dyn Store>) {
     };
     assert!(store.put_subscription(a, &put(None, SubscriptionStatus::Pending)).await.expect("insert"));
     assert!(!store.put_subscription(a, &put(None, SubscriptionStatus::Pending)).await.expect("insert twice"));
-    assert!(!store.put_subscription(a, &put(Some(SubscriptionStatus::Confirmed), SubscriptionStatus::Unsubscribed)).await.expect("stale"));
-    assert!(store.put_subscription(a, &put(Some(SubscriptionStatus::Pending), SubscriptionStatus::Confirmed)).await.expect("confirm"));
+    assert!(
+        !store
+            .put_subscription(a, &put(Some(SubscriptionStatus::Confirmed), SubscriptionStatus::Unsubscribed))
+            .await
+            .expect("stale")
+    );
+    assert!(
+        store
+            .put_subscription(a, &put(Some(SubscriptionStatus::Pending), SubscriptionStatus::Confirmed))
+            .await
+            .expect("confirm")
+    );
     let subs = store.subscriptions(a, c.id).await.expect("subs");
     assert_eq!(subs.len(), 1);
     assert_eq!((subs[0].status, subs[0].evidence.clone()), (SubscriptionStatus::Confirmed, json!({"form": "f1"})));
@@ -239,7 +274,10 @@ async fn consent_events_are_kept_in_order(store: Arc<dyn Store>) {
             .expect("append");
     }
     let events = store.consent_events(a, c.id).await.expect("events");
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["requested", "confirmation_sent", "confirmed"]);
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["requested", "confirmation_sent", "confirmed"]
+    );
     assert_eq!(events[2].ip.as_deref(), Some("198.51.100.7"));
     assert_eq!(events[2].evidence, json!({"wording_version": 3}));
     assert!(events.windows(2).all(|w| w[0].at <= w[1].at));

@@ -15,10 +15,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A unique name for a per-test database or schema.
 pub fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -135,14 +133,20 @@ impl TestApp {
         let resp = req.send().await.expect("request failed");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, json)
     }
 
     /// Creates an account as the operator and a token for it; returns (id, token).
     pub async fn create_account(&self, name: &str, owner: &str) -> (i64, String) {
         let (status, body) = self
-            .call("POST", "/api/v1/accounts", Some(&self.operator_token), Some(serde_json::json!({"name": name, "owner_email": owner})))
+            .call(
+                "POST",
+                "/api/v1/accounts",
+                Some(&self.operator_token),
+                Some(serde_json::json!({"name": name, "owner_email": owner})),
+            )
             .await;
         assert_eq!(status, 201, "create account: {body}");
         let id = body["id"].as_i64().expect("account id");
@@ -172,7 +176,8 @@ impl TestApp {
     /// Creates an account, submits a complete audit and activates it.
     pub async fn active_account(&self, name: &str, owner: &str) -> (i64, String) {
         let (id, token) = self.create_account(name, owner).await;
-        let (status, body) = self.call("PUT", "/api/v1/account/audit", Some(&token), Some(Self::complete_audit())).await;
+        let (status, body) =
+            self.call("PUT", "/api/v1/account/audit", Some(&token), Some(Self::complete_audit())).await;
         assert_eq!(status, 200, "audit: {body}");
         let (status, body) =
             self.call("POST", &format!("/api/v1/accounts/{id}/activate"), Some(&self.operator_token), None).await;

@@ -2,8 +2,8 @@
 //! stored as SHA-256 (a slow hash buys nothing for secrets this long and
 //! would cost a few ms on every request); passwords use argon2id.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use assent_domain::{AccountId, AccountStatus, OperatorId, UserId, UserRole};
 use assent_store::{Account, TokenOwner};
 use axum::extract::FromRequestParts;
@@ -110,7 +110,9 @@ impl FromRequestParts<AppState> for OperatorAuth {
         let caller = Caller::from_request_parts(parts, state).await?;
         match caller {
             Caller::Operator { operator, .. } => Ok(OperatorAuth { operator, caller }),
-            Caller::Account(_) => Err(ApiError::forbidden("operator_only", "this route is for the operator of the installation")),
+            Caller::Account(_) => {
+                Err(ApiError::forbidden("operator_only", "this route is for the operator of the installation"))
+            }
         }
     }
 }
@@ -156,7 +158,11 @@ impl AccountAuth {
                 format!(
                     "this account is {}: sending and importing are possible once the operator has activated it{}",
                     account.status.as_str().replace('_', " "),
-                    if account.status == AccountStatus::PendingAudit { " after the audit (PUT /api/v1/account/audit)" } else { "" }
+                    if account.status == AccountStatus::PendingAudit {
+                        " after the audit (PUT /api/v1/account/audit)"
+                    } else {
+                        ""
+                    }
                 ),
             ))
         }

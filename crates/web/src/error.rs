@@ -41,11 +41,7 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send a valid API token as `Authorization: Bearer <token>`",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "send a valid API token as `Authorization: Bearer <token>`")
     }
 
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {

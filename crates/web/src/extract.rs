@@ -54,10 +54,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        // serde reports an unknown or missing key one level above the key
-        // itself; pull the key's name out of the message so `field` names it.
-        let key = quoted_name(&message);
-        let field = match (message.starts_with("unknown field") || message.starts_with("missing field"), key) {
+        // serde_path_to_error puts an unknown key into the path, but stops
+        // one level above a missing key; take that key from the message.
+        let field = match (message.starts_with("missing field"), quoted_name(&message)) {
             (true, Some(k)) if path == "." => k,
             (true, Some(k)) => format!("{path}.{k}"),
             _ => path,
@@ -81,10 +80,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let ip =
+            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
         Ok(ClientIp(ip))
     }
 }
@@ -100,11 +97,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let has_type = req.headers().contains_key(header::CONTENT_TYPE);
-        let empty_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() == "0");
+        let empty_length =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0");
         if !has_type || empty_length {
             let bytes = Bytes::from_request(req, state)
                 .await

@@ -26,10 +26,8 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 /// Counts requests and their latency per route and status.
 pub async fn track(req: Request, next: Next) -> Response {
     metrics_handle();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route =
+        req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
     let start = Instant::now();
     let response = next.run(req).await;

@@ -53,7 +53,8 @@ pub async fn submit_audit(
     auth.require_owner()?;
     let id = auth.account();
     let account = state.store.get_account(id).await?.ok_or_else(ApiError::unauthorized)?;
-    let next = account.status.apply(AccountAction::SubmitAudit).map_err(|e| ApiError::conflict(e.code(), e.to_string()))?;
+    let next =
+        account.status.apply(AccountAction::SubmitAudit).map_err(|e| ApiError::conflict(e.code(), e.to_string()))?;
 
     let mut missing: Vec<String> = Vec::new();
     let mut text = |v: &Option<String>, field: &str| -> String {

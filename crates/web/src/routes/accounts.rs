@@ -123,10 +123,13 @@ async fn decide(
     if matches!(action, AccountAction::Reject | AccountAction::Suspend) && reason.is_none() {
         return Err(ApiError::unprocessable(
             "missing_field",
-            format!("give a reason: {{\"reason\": \"…\"}} explains to the customer why the account is {}", match action {
-                AccountAction::Reject => "rejected",
-                _ => "suspended",
-            }),
+            format!(
+                "give a reason: {{\"reason\": \"…\"}} explains to the customer why the account is {}",
+                match action {
+                    AccountAction::Reject => "rejected",
+                    _ => "suspended",
+                }
+            ),
         )
         .with_field("reason"));
     }
@@ -193,7 +196,12 @@ pub async fn create_token(
     let (secret, hash) = new_token();
     let token = state
         .store
-        .create_token(&NewToken { owner: TokenOwner::Account { account: id, user: None }, role, name: name.clone(), token_hash: hash })
+        .create_token(&NewToken {
+            owner: TokenOwner::Account { account: id, user: None },
+            role,
+            name: name.clone(),
+            token_hash: hash,
+        })
         .await?;
     state
         .store

@@ -63,7 +63,8 @@ pub async fn create(
     let mut lists = Vec::with_capacity(body.list_ids.len());
     for raw in &body.list_ids {
         let list = state.store.get_list(id, ListId(*raw)).await?.ok_or_else(|| {
-            ApiError::unprocessable("unknown_list", format!("there is no list {raw} in this account")).with_field("list_ids")
+            ApiError::unprocessable("unknown_list", format!("there is no list {raw} in this account"))
+                .with_field("list_ids")
         })?;
         if !lists.contains(&list.id) {
             lists.push(list.id);

@@ -31,8 +31,11 @@ fn list_json(l: &List) -> Value {
 fn description(d: Option<&str>) -> Result<String, ApiError> {
     let d = d.unwrap_or_default().trim();
     if d.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::unprocessable("too_long", format!("description is longer than {MAX_DESCRIPTION} characters"))
-            .with_field("description"));
+        return Err(ApiError::unprocessable(
+            "too_long",
+            format!("description is longer than {MAX_DESCRIPTION} characters"),
+        )
+        .with_field("description"));
     }
     Ok(d.to_string())
 }
