@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use assent_domain::{
     AccountAction, AccountId, AddressPolicy, DisposableDomains, EmailAddress, RoleAddresses, UserRole,
 };
-use assent_store::{NewAuditEntry, NewToken, Store, TokenOwner};
+use assent_store::{NewToken, Store, TokenOwner};
 use assent_web::{AppState, WebConfig, auth};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
@@ -211,8 +211,14 @@ async fn serve(config: Config) -> Result<()> {
     let store = open_store(&config).await?;
     if store.operator_count().await? == 0 {
         let secret = operator_token(store.as_ref(), &config, "first-start").await?;
-        println!("Assent is set up. Operator API token (shown once, keep it safe):\n\n    {secret}\n");
-        println!("Use it as `Authorization: Bearer <token>` on {}/api/v1/…", config.public_url.trim_end_matches('/'));
+        // A closed stdout must not take the server down (println! would panic).
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
+            "Assent is set up. Operator API token (shown once, keep it safe):\n\n    {secret}\n\n\
+             Use it as `Authorization: Bearer <token>` on {}/api/v1/…",
+            config.public_url.trim_end_matches('/')
+        );
     }
     let addresses = AddressPolicy {
         roles: RoleAddresses::default().with_extra(&config.role_addresses),
@@ -253,26 +259,13 @@ async fn shutdown_signal() {
 
 async fn account_command(command: AccountCommand, config: Config) -> Result<()> {
     let store = open_store(&config).await?;
-    let actor = "cli".to_string();
     let decide = |id: i64, action: AccountAction, reason: Option<String>| {
         let store = store.clone();
-        let actor = actor.clone();
         async move {
-            let id = AccountId(id);
-            let account = store.get_account(id).await?.with_context(|| format!("no account {id}"))?;
-            let next = account.status.apply(action)?;
-            let audit = NewAuditEntry {
-                account: Some(id),
-                actor,
-                action: format!("account.{}", action.as_str()),
-                target: format!("account:{id}"),
-                detail: serde_json::json!({"from": account.status.as_str(), "to": next.as_str(), "reason": reason}),
-                ip: None,
-            };
-            if !store.transition_account(id, account.status, next, reason.as_deref(), &audit).await? {
-                bail!("account {id} changed meanwhile; try again");
-            }
-            println!("account {id}: {} -> {}", account.status.as_str(), next.as_str());
+            let account = assent_web::decide_account(store.as_ref(), AccountId(id), action, reason, "cli", None)
+                .await
+                .map_err(|e| anyhow::anyhow!("account {id}: {}", e.message))?;
+            println!("account {id}: {}", account.status.as_str());
             anyhow::Ok(())
         }
     };
@@ -287,15 +280,7 @@ async fn account_command(command: AccountCommand, config: Config) -> Result<()> 
                 println!("{}", serde_json::to_string(&a)?);
             }
         }
-        AccountCommand::Activate { id, reason } => {
-            let status = store.get_account(AccountId(id)).await?.with_context(|| format!("no account {id}"))?.status;
-            let action = if status == assent_domain::AccountStatus::Suspended {
-                AccountAction::Reinstate
-            } else {
-                AccountAction::Activate
-            };
-            decide(id, action, reason).await?;
-        }
+        AccountCommand::Activate { id, reason } => decide(id, AccountAction::Activate, reason).await?,
         AccountCommand::Reject { id, reason } => decide(id, AccountAction::Reject, Some(reason)).await?,
         AccountCommand::Suspend { id, reason } => decide(id, AccountAction::Suspend, Some(reason)).await?,
         AccountCommand::Token { id, name, role } => {

@@ -9,6 +9,8 @@ pub mod extract;
 mod metrics;
 mod routes;
 
+pub use routes::accounts::decide_account;
+
 use std::sync::Arc;
 use std::time::Duration;
 

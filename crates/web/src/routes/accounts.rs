@@ -1,7 +1,7 @@
 //! Operator routes: create accounts, decide audits, suspend, bootstrap tokens.
 
 use assent_domain::{AccountAction, AccountId, AccountStatus, EmailAddress, UserRole};
-use assent_store::{Account, NewAuditEntry, NewToken, TokenOwner};
+use assent_store::{Account, NewAuditEntry, NewToken, Store, TokenOwner};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -117,7 +117,23 @@ async fn decide(
     action: AccountAction,
 ) -> ApiResult<Json<Value>> {
     let id = AccountId(path_id(&id, "account")?);
-    let reason = body.and_then(|ApiJson(d)| d.reason).map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = body.and_then(|ApiJson(d)| d.reason);
+    let account = decide_account(state.store.as_ref(), id, action, reason, &op.caller.actor(), ip).await?;
+    Ok(Json(account_json(&account)))
+}
+
+/// The operator's decision on an account, shared by the API and the CLI:
+/// checks the reason, the domain life cycle and the audit, then moves the
+/// account and records who did it, atomically.
+pub async fn decide_account(
+    store: &dyn Store,
+    id: AccountId,
+    action: AccountAction,
+    reason: Option<String>,
+    actor: &str,
+    ip: Option<String>,
+) -> ApiResult<Account> {
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     // A refusal or suspension must tell the customer why (it is recorded
     // and shown to them); an activation may go without words.
     if matches!(action, AccountAction::Reject | AccountAction::Suspend) && reason.is_none() {
@@ -138,7 +154,7 @@ async fn decide(
     {
         return Err(ApiError::unprocessable("too_long", "reason is longer than 2000 characters").with_field("reason"));
     }
-    let account = state.store.get_account(id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    let account = store.get_account(id).await?.ok_or_else(|| ApiError::not_found("account"))?;
     // Suspended accounts come back with "activate" (the operator's word for
     // it); the domain calls that reinstating.
     let action = if action == AccountAction::Activate && account.status == AccountStatus::Suspended {
@@ -147,7 +163,7 @@ async fn decide(
         action
     };
     let next = account.status.apply(action).map_err(|e| ApiError::conflict(e.code(), e.to_string()))?;
-    if action == AccountAction::Activate && state.store.get_imprint(id).await?.is_none() {
+    if action == AccountAction::Activate && store.get_imprint(id).await?.is_none() {
         return Err(ApiError::conflict(
             "audit_missing",
             "the account has not submitted its audit and imprint yet (PUT /api/v1/account/audit)",
@@ -155,17 +171,16 @@ async fn decide(
     }
     let audit = NewAuditEntry {
         account: Some(id),
-        actor: op.caller.actor(),
+        actor: actor.to_string(),
         action: format!("account.{}", action.as_str()),
         target: format!("account:{id}"),
         detail: json!({"from": account.status.as_str(), "to": next.as_str(), "reason": reason}),
         ip,
     };
-    if !state.store.transition_account(id, account.status, next, reason.as_deref(), &audit).await? {
+    if !store.transition_account(id, account.status, next, reason.as_deref(), &audit).await? {
         return Err(ApiError::conflict("concurrent_change", "the account changed meanwhile; read it again and retry"));
     }
-    let account = state.store.get_account(id).await?.ok_or_else(|| ApiError::not_found("account"))?;
-    Ok(Json(account_json(&account)))
+    store.get_account(id).await?.ok_or_else(|| ApiError::not_found("account"))
 }
 
 #[derive(Deserialize, Default)]

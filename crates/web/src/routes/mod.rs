@@ -1,7 +1,7 @@
 //! Route table. One file per route group.
 
 mod account;
-mod accounts;
+pub mod accounts;
 mod contacts;
 mod health;
 mod lists;
