@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod address;
+pub mod bounce;
 pub mod consent;
 pub mod disposable;
 pub mod ids;

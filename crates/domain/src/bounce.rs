@@ -1,0 +1,1 @@
+//! Bounce and complaint classification (RFC 3463 codes + diagnostic text).

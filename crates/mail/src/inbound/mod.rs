@@ -1,0 +1,1 @@
+//! Inbound reports: bounces, complaints, auto-replies.
