@@ -33,6 +33,21 @@ pub struct Config {
     /// Domains treated as disposable in addition to the built-in list.
     #[serde(deserialize_with = "list")]
     pub disposable_deny: Vec<String>,
+    /// Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed.
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<String>,
+    /// Maildir that receives outgoing mail when no relay is configured.
+    pub outbox: String,
+    /// `From` of transactional mail such as confirmations.
+    pub mail_from: String,
+    /// Seconds before a pending address may get another confirmation mail.
+    pub resend_interval_secs: u64,
+    /// Seconds a confirmation link works; unconfirmed sign-ups are deleted after it.
+    pub unconfirmed_ttl_secs: u64,
+    /// Sign-ups per IP address per minute (0: unlimited).
+    pub signups_per_ip_per_minute: u32,
+    /// Sign-ups per e-mail address per hour (0: unlimited).
+    pub signups_per_address_per_hour: u32,
 }
 
 const KEYS: &[&str] = &[
@@ -46,6 +61,13 @@ const KEYS: &[&str] = &[
     "role_addresses",
     "disposable_allow",
     "disposable_deny",
+    "trusted_proxies",
+    "outbox",
+    "mail_from",
+    "resend_interval_secs",
+    "unconfirmed_ttl_secs",
+    "signups_per_ip_per_minute",
+    "signups_per_address_per_hour",
 ];
 
 /// Lists may be written as TOML arrays or, handier in the environment, as
@@ -69,13 +91,20 @@ impl Default for Config {
             database_url: "sqlite://assent.db".into(),
             http: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
-            roles: vec!["web".into()],
+            roles: vec!["web".into(), "worker".into()],
             log_format: "text".into(),
             max_json_bytes: 1024 * 1024,
             operator_email: "operator@localhost".into(),
             role_addresses: Vec::new(),
             disposable_allow: Vec::new(),
             disposable_deny: Vec::new(),
+            trusted_proxies: Vec::new(),
+            outbox: "outbox".into(),
+            mail_from: "Assent <assent@localhost>".into(),
+            resend_interval_secs: 600,
+            unconfirmed_ttl_secs: 7 * 24 * 3600,
+            signups_per_ip_per_minute: 20,
+            signups_per_address_per_hour: 5,
         }
     }
 }

@@ -5,6 +5,7 @@ mod config;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use assent_domain::{
@@ -199,12 +200,13 @@ async fn operator_token(store: &dyn Store, config: &Config, name: &str) -> Resul
 }
 
 async fn serve(config: Config) -> Result<()> {
+    let mut web_role = false;
+    let mut worker_role = false;
     for role in &config.roles {
         match role.as_str() {
-            "web" => {}
-            "worker" | "inbound" => {
-                bail!("the {role:?} role is not part of this version yet; run with --roles web")
-            }
+            "web" => web_role = true,
+            "worker" => worker_role = true,
+            "inbound" => tracing::warn!("the inbound role has nothing to run yet: bounce processing is not built"),
             other => bail!("unknown role {other:?}: the roles are web, worker, inbound"),
         }
     }
@@ -220,17 +222,66 @@ async fn serve(config: Config) -> Result<()> {
             config.public_url.trim_end_matches('/')
         );
     }
+    let tokens = Arc::new(assent_web::token_key(store.as_ref()).await.context("cannot read the token secret")?);
     let addresses = AddressPolicy {
         roles: RoleAddresses::default().with_extra(&config.role_addresses),
         disposable: DisposableDomains::builtin()
             .with_overrides(config.disposable_allow.clone(), config.disposable_deny.clone()),
     };
-    let web = WebConfig { public_url: config.public_url.clone(), max_json_bytes: config.max_json_bytes };
-    let state = AppState::new(store, web, addresses);
-    let listener =
-        TcpListener::bind(&config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
-    tracing::info!(address = %listener.local_addr()?, database = %redact(&config.database_url), "assent listening");
-    assent_web::serve(listener, state, shutdown_signal()).await?;
+    let mut trusted_proxies = Vec::new();
+    for p in &config.trusted_proxies {
+        trusted_proxies.push(
+            assent_web::net::IpNet::parse(p).with_context(|| format!("trusted_proxies: {p:?} is not an IP or CIDR"))?,
+        );
+    }
+    let web = WebConfig {
+        public_url: config.public_url.clone(),
+        max_json_bytes: config.max_json_bytes,
+        trusted_proxies,
+        resend_interval: Duration::from_secs(config.resend_interval_secs),
+        confirmation_ttl: Duration::from_secs(config.unconfirmed_ttl_secs),
+        signups_per_ip_per_minute: config.signups_per_ip_per_minute,
+        signups_per_address_per_hour: config.signups_per_address_per_hour,
+        ..WebConfig::default()
+    };
+    let state = AppState::new(store.clone(), web, addresses, tokens.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut background = Vec::new();
+    if worker_role {
+        let maildir = assent_engine::Maildir::new(&config.outbox)
+            .with_context(|| format!("cannot create the outbox maildir {}", config.outbox))?;
+        tracing::info!(outbox = %maildir.dir().display(), "outgoing mail goes to the maildir outbox");
+        let outbox = assent_engine::Outbox {
+            store: store.clone(),
+            transport: Arc::new(maildir),
+            mailer: assent_engine::ConfirmationMailer {
+                store: store.clone(),
+                tokens: tokens.clone(),
+                public_url: config.public_url.clone(),
+            },
+            from: config.mail_from.clone(),
+            wake: state.outbox_wake.clone(),
+        };
+        background.push(tokio::spawn(outbox.run(stopped.clone())));
+        background.push(tokio::spawn(assent_engine::housekeeping::run(
+            store.clone(),
+            Duration::from_secs(config.unconfirmed_ttl_secs),
+            Duration::from_secs(3600),
+            stopped.clone(),
+        )));
+    }
+    if web_role {
+        let listener =
+            TcpListener::bind(&config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
+        tracing::info!(address = %listener.local_addr()?, database = %redact(&config.database_url), "assent listening");
+        assent_web::serve(listener, state, shutdown_signal()).await?;
+    } else {
+        shutdown_signal().await;
+    }
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
+    }
     tracing::info!("assent stopped");
     Ok(())
 }

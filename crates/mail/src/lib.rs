@@ -5,5 +5,6 @@
 //! inbound reports: delivery status notifications (RFC 3464, RFC 3463
 //! codes), feedback reports (RFC 5965 ARF) and auto-replies (RFC 3834).
 
+pub mod html;
 pub mod inbound;
 pub mod token;

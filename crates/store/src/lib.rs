@@ -17,6 +17,8 @@ mod migrate;
 mod model;
 mod postgres;
 mod repo;
+mod repo_signup;
+mod signup;
 mod sqlite;
 
 use std::sync::Arc;
@@ -30,6 +32,7 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::PgStore;
+pub use signup::*;
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -67,7 +70,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// The repository. One implementation per backend, one contract test suite
 /// for both (`tests/contract.rs`).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Signups + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies the embedded migrations not yet applied. Safe to run from
@@ -76,6 +79,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
+
+    /// Returns the setting, storing `initial` first if it has none yet; every
+    /// process of the installation then reads the same value.
+    async fn setting_or_init(&self, key: &str, initial: &str) -> Result<String>;
 
     // --- operators -------------------------------------------------------
 

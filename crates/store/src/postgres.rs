@@ -19,6 +19,10 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// How a queue claim skips rows another worker holds: PostgreSQL
+    /// locks rows; SQLite has one writer at a time, so nothing is needed.
+    pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
     pub(crate) const BACKEND: Backend = Backend::Postgres;
 
     pub async fn connect(url: &str) -> Result<Self> {
@@ -92,3 +96,4 @@ impl PgStore {
 }
 
 crate::repo::impl_store!(PgStore);
+crate::repo_signup::impl_signups!(PgStore);

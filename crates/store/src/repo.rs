@@ -164,6 +164,15 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                async fn setting_or_init(&self, key: &str, initial: &str) -> Result<String> {
+                    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                        .bind(key)
+                        .bind(initial)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&self.pool).await?)
+                }
+
                 async fn operator_count(&self) -> Result<i64> {
                     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM operators").fetch_one(&self.pool).await?)
                 }

@@ -17,6 +17,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// How a queue claim skips rows another worker holds: PostgreSQL
+    /// locks rows; SQLite has one writer at a time, so nothing is needed.
+    pub(crate) const SKIP_LOCKED: &str = "";
+
     pub(crate) const BACKEND: Backend = Backend::Sqlite;
 
     pub async fn connect(url: &str) -> Result<Self> {
@@ -84,3 +88,4 @@ impl SqliteStore {
 }
 
 crate::repo::impl_store!(SqliteStore);
+crate::repo_signup::impl_signups!(SqliteStore);

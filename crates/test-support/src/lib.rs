@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use assent_domain::{AddressPolicy, UserRole};
+use assent_engine::{ConfirmationMailer, Maildir, Outbox, Transport, TransportError};
+use assent_mail::token::TokenKey;
 use assent_store::{NewToken, Store, TokenOwner};
 use assent_web::{AppState, WebConfig, auth};
 use serde_json::Value;
@@ -75,24 +77,44 @@ pub async fn postgres_url() -> Option<String> {
     Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }
 
-/// The application, running on 127.0.0.1 on a port of its own.
+/// The application, running on 127.0.0.1 on a port of its own, with its
+/// transactional mail worker delivering into a maildir of its own.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub operator_token: String,
     pub store: Arc<dyn Store>,
+    pub outbox: Arc<Maildir>,
+    pub tokens: Arc<TokenKey>,
     _db: Option<TempDb>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// A maildir that forwards to a shared one, so the test keeps a handle.
+struct SharedMaildir(Arc<Maildir>);
+
+#[async_trait::async_trait]
+impl Transport for SharedMaildir {
+    async fn send(&self, from: &str, to: &str, message: &[u8]) -> Result<(), TransportError> {
+        self.0.send(from, to, message).await
+    }
 }
 
 /// Starts the app on SQLite.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(WebConfig::default()).await
+}
+
+/// Starts the app on SQLite with the given web configuration
+/// (`public_url` is replaced by the test server's address).
+pub async fn spawn_app_with(config: WebConfig) -> TestApp {
     let db = TempDb::new();
     let url = db.url();
-    spawn_app_on(&url, Some(db)).await
+    spawn_app_on(&url, Some(db), config).await
 }
 
 /// Starts the app on the given database URL.
-pub async fn spawn_app_on(url: &str, db: Option<TempDb>) -> TestApp {
+pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> TestApp {
     let store = assent_store::connect(url).await.expect("connect test database");
     store.migrate().await.expect("migrate test database");
     let operator = store.create_operator("operator@example.test", None).await.expect("create operator");
@@ -108,13 +130,39 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>) -> TestApp {
         .expect("create operator token");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind test port");
     let address = format!("http://{}", listener.local_addr().expect("local addr"));
-    let config = WebConfig { public_url: address.clone(), ..WebConfig::default() };
-    let state = AppState::new(store.clone(), config, AddressPolicy::default());
+    let config = WebConfig { public_url: address.clone(), ..config };
+    let tokens = Arc::new(assent_web::token_key(store.as_ref()).await.expect("token key"));
+    let state = AppState::new(store.clone(), config, AddressPolicy::default(), tokens.clone());
+    let outbox_dir = std::env::temp_dir().join(unique_name("assent_outbox"));
+    let outbox = Arc::new(Maildir::new(&outbox_dir).expect("outbox maildir"));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = Outbox {
+        store: store.clone(),
+        transport: Arc::new(SharedMaildir(outbox.clone())),
+        mailer: ConfirmationMailer { store: store.clone(), tokens: tokens.clone(), public_url: address.clone() },
+        from: "Assent <assent@example.test>".into(),
+        wake: state.outbox_wake.clone(),
+    };
+    tokio::spawn(worker.run(stopped));
     tokio::spawn(assent_web::serve(listener, state, std::future::pending()));
-    TestApp { address, client: reqwest::Client::new(), operator_token, store, _db: db }
+    TestApp { address, client: reqwest::Client::new(), operator_token, store, outbox, tokens, _db: db, _stop: stop }
 }
 
 impl TestApp {
+    /// Waits (up to 10 s) until the outbox holds at least `n` messages and
+    /// returns them all.
+    pub async fn wait_for_mail(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mails = self.outbox.messages().expect("read outbox");
+            if mails.len() >= n {
+                return mails.into_iter().map(|m| String::from_utf8_lossy(&m).into_owned()).collect();
+            }
+            assert!(std::time::Instant::now() < deadline, "expected {n} mails, outbox has {}", mails.len());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

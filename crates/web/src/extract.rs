@@ -73,16 +73,32 @@ fn quoted_name(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
-/// The client's IP address as seen by the listener.
+/// The client's IP address (see `net::client_ip` for proxies).
 pub struct ClientIp(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<crate::AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let ip = crate::net::client_ip(peer, forwarded, &state.config.trusted_proxies);
+        Ok(ClientIp(ip.map(|ip| ip.to_string())))
+    }
+}
+
+/// The client's `User-Agent`, bounded.
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip =
-            parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
-        Ok(ClientIp(ip))
+        let ua = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).chars().filter(|c| !c.is_control()).take(512).collect());
+        Ok(UserAgent(ua))
     }
 }
 

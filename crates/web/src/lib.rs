@@ -7,7 +7,11 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 mod metrics;
+pub mod net;
+mod pages;
+pub mod ratelimit;
 mod routes;
+mod signup;
 
 pub use routes::accounts::decide_account;
 
@@ -15,10 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_domain::AddressPolicy;
+use assent_mail::token::TokenKey;
 use assent_store::Store;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use ratelimit::RateLimiter;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 pub use metrics::metrics_handle;
 
@@ -29,11 +36,32 @@ pub struct WebConfig {
     pub public_url: String,
     /// Upper bound for JSON request bodies.
     pub max_json_bytes: usize,
+    /// Upper bound for public form submissions.
+    pub max_form_bytes: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<net::IpNet>,
+    /// A pending address gets at most one confirmation mail per interval.
+    pub resend_interval: Duration,
+    /// How long a confirmation link works (and an unconfirmed sign-up lives).
+    pub confirmation_ttl: Duration,
+    /// Form submissions per IP address per minute (0: unlimited).
+    pub signups_per_ip_per_minute: u32,
+    /// Form submissions per e-mail address per hour (0: unlimited).
+    pub signups_per_address_per_hour: u32,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { public_url: "http://127.0.0.1:8080".into(), max_json_bytes: 1024 * 1024 }
+        WebConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            max_json_bytes: 1024 * 1024,
+            max_form_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
+            resend_interval: Duration::from_secs(10 * 60),
+            confirmation_ttl: Duration::from_secs(7 * 24 * 3600),
+            signups_per_ip_per_minute: 20,
+            signups_per_address_per_hour: 5,
+        }
     }
 }
 
@@ -43,12 +71,48 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
     pub addresses: Arc<AddressPolicy>,
+    pub tokens: Arc<TokenKey>,
+    /// Wakes the transactional mail worker when mail is queued.
+    pub outbox_wake: Arc<Notify>,
+    pub(crate) limits: Arc<Limits>,
+}
+
+pub(crate) struct Limits {
+    pub per_ip: RateLimiter,
+    pub per_address: RateLimiter,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: WebConfig, addresses: AddressPolicy) -> Self {
-        AppState { store, config: Arc::new(config), addresses: Arc::new(addresses) }
+    pub fn new(store: Arc<dyn Store>, config: WebConfig, addresses: AddressPolicy, tokens: Arc<TokenKey>) -> Self {
+        let limits = Limits {
+            per_ip: RateLimiter::new(config.signups_per_ip_per_minute, Duration::from_secs(60)),
+            per_address: RateLimiter::new(config.signups_per_address_per_hour, Duration::from_secs(3600)),
+        };
+        AppState {
+            store,
+            config: Arc::new(config),
+            addresses: Arc::new(addresses),
+            tokens,
+            outbox_wake: Arc::new(Notify::new()),
+            limits: Arc::new(limits),
+        }
     }
+}
+
+/// The secret that seals link tokens, shared by every process of the
+/// installation through the database (created on first use).
+pub async fn token_key(store: &dyn Store) -> Result<TokenKey, assent_store::StoreError> {
+    let mut fresh = [0u8; 32];
+    // Without an OS random source no secret can be made safely.
+    #[allow(clippy::expect_used)]
+    getrandom::getrandom(&mut fresh).expect("the OS random number generator is unavailable");
+    let secret = store.setting_or_init("token_secret", &hex::encode(fresh)).await?;
+    let bytes = hex::decode(secret.trim())
+        .map_err(|e| assent_store::StoreError::Corrupt { column: "settings.token_secret", detail: e.to_string() })?;
+    TokenKey::new(&bytes).ok_or(assent_store::StoreError::Corrupt {
+        column: "settings.token_secret",
+        detail: "shorter than 32 bytes".into(),
+    })
 }
 
 /// The whole HTTP application.
@@ -56,6 +120,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_json_bytes;
     routes::routes()
         .layer(DefaultBodyLimit::max(limit))
+        .merge(routes::public_routes(state.config.max_form_bytes))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(error::ApiError::internal())

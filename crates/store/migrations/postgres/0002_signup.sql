@@ -38,6 +38,7 @@ CREATE TABLE confirmations (
     form_version BIGINT,
     consent_text TEXT NOT NULL,
     source       TEXT NOT NULL,
+    language     TEXT NOT NULL DEFAULT 'en',
     list_ids     TEXT NOT NULL,
     nonce        BIGINT NOT NULL,
     requested_at BIGINT NOT NULL,
@@ -69,3 +70,10 @@ CREATE TABLE mail_queue (
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at) WHERE sent_at IS NULL;
 
 CREATE INDEX subscriptions_pending ON subscriptions (status, created_at);
+
+-- Installation-wide values that must be the same in every process (e.g.
+-- the secret that seals link tokens), created once.
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

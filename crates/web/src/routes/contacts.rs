@@ -16,7 +16,7 @@ use super::path_id;
 use crate::AppState;
 use crate::auth::AccountAuth;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ClientIp};
+use crate::extract::{ApiJson, ClientIp, UserAgent};
 
 /// Attribute limits: contact data is for personalisation, not storage.
 const MAX_ATTRIBUTES: usize = 100;
@@ -47,6 +47,7 @@ pub async fn create(
     State(state): State<AppState>,
     auth: AccountAuth,
     ClientIp(ip): ClientIp,
+    UserAgent(ua): UserAgent,
     ApiJson(body): ApiJson<CreateContact>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_write()?;
@@ -77,15 +78,10 @@ pub async fn create(
         names.push(n);
     }
     let consent = Consent::parse(&body.consent.origin, &body.consent.evidence, &names)?;
-    if matches!(consent, Consent::DoubleOptIn) {
-        return Err(ApiError::unprocessable(
-            "double_opt_in_unavailable",
-            "double opt-in through the API sends a confirmation mail, which needs the outbound mail path; \
-             this installation does not have it yet — declare another origin with its evidence",
-        )
-        .with_field("consent.origin"));
-    }
 
+    // The API may never re-add a suppressed address, whatever the reason:
+    // after an unsubscribe or erasure only the person can come back, by
+    // signing up through a form themselves.
     let hash = SuppressionHash::of(&email);
     if let Some(s) = state.store.suppression(id, &hash).await? {
         return Err(ApiError::unprocessable(
@@ -97,6 +93,21 @@ pub async fn create(
             ),
         )
         .with_field("email"));
+    }
+
+    if matches!(consent, Consent::DoubleOptIn) {
+        return double_opt_in(
+            &state,
+            &auth,
+            &account.name,
+            &email,
+            body.attributes,
+            lists,
+            &body.consent.evidence,
+            ip,
+            ua,
+        )
+        .await;
     }
 
     let (contact, created) = state.store.upsert_contact(id, &email, &body.attributes).await?;
@@ -165,6 +176,73 @@ pub async fn create(
         .await?;
     let body = contact_json(&state, &contact).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(body)))
+}
+
+/// A double opt-in started through the API: the same confirmation mail as a
+/// form sends. The wording is the named form's (`evidence.form_id`) or a
+/// plain statement naming the sender and lists.
+#[allow(clippy::too_many_arguments)]
+async fn double_opt_in(
+    state: &AppState,
+    auth: &AccountAuth,
+    account_name: &str,
+    email: &EmailAddress,
+    attributes: Map<String, Value>,
+    lists: Vec<ListId>,
+    evidence: &Value,
+    ip: Option<String>,
+    ua: Option<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let form = match evidence.get("form_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(f)) => Some(state.store.get_form(auth.account(), f).await?.ok_or_else(|| {
+            ApiError::unprocessable("unknown_form", format!("there is no form {f:?} in this account"))
+                .with_field("consent.evidence.form_id")
+        })?),
+        Some(_) => {
+            return Err(ApiError::unprocessable("invalid_evidence", "form_id must be a form id string")
+                .with_field("consent.evidence.form_id"));
+        }
+    };
+    let (consent_text, language, form_ref) = match &form {
+        Some(f) => (f.consent_text.clone(), f.language.clone(), Some((f.id, f.version))),
+        None => {
+            let mut names = Vec::new();
+            for l in &lists {
+                if let Some(list) = state.store.get_list(auth.account(), *l).await? {
+                    names.push(list.name);
+                }
+            }
+            (
+                format!(
+                    "I agree to receive emails from {account_name} ({}). I can unsubscribe at any time.",
+                    names.join(", ")
+                ),
+                "en".to_string(),
+                None,
+            )
+        }
+    };
+    let outcome = crate::signup::request(
+        state,
+        crate::signup::Signup {
+            account: auth.account(),
+            email,
+            attributes,
+            lists,
+            form: form_ref,
+            consent_text,
+            source: format!("api:{}", auth.caller.actor()),
+            language,
+            ip,
+            user_agent: ua,
+        },
+    )
+    .await?;
+    let contact = state.store.get_contact(auth.account(), outcome.contact).await?.ok_or_else(ApiError::internal)?;
+    let mut body = contact_json(state, &contact).await?;
+    body["confirmation_queued"] = Value::Bool(outcome.queued.is_some());
+    Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
 fn check_attributes(attributes: &Map<String, Value>) -> ApiResult<()> {
@@ -268,4 +346,49 @@ pub async fn list(
         out.push(contact_json(&state, c).await?);
     }
     Ok(Json(json!({"contacts": out, "next_after": next})))
+}
+
+/// Erases the contact (GDPR Art. 17): personal data goes, a hashed
+/// suppression entry and the consent proof stay.
+pub async fn erase(
+    State(state): State<AppState>,
+    auth: AccountAuth,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    auth.require_write()?;
+    let id = ContactId(path_id(&id, "contact")?);
+    if !state.store.erase_contact(auth.account(), id, &format!("api:{}", auth.caller.actor()), ip.as_deref()).await? {
+        return Err(ApiError::not_found("contact"));
+    }
+    state
+        .store
+        .record_action(&NewAuditEntry {
+            account: Some(auth.account()),
+            actor: auth.caller.actor(),
+            action: "contact.erase".into(),
+            target: format!("contact:{id}"),
+            detail: json!({}),
+            ip,
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everything stored about the contact, with the consent proof (Art. 20).
+pub async fn export(
+    State(state): State<AppState>,
+    auth: AccountAuth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let id = ContactId(path_id(&id, "contact")?);
+    let contact = state.store.get_contact(auth.account(), id).await?.ok_or_else(|| ApiError::not_found("contact"))?;
+    let body = contact_json(&state, &contact).await?;
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"contact.json\""),
+    );
+    Ok(response)
 }

@@ -2,15 +2,37 @@
 
 mod account;
 pub mod accounts;
-mod contacts;
+pub mod contacts;
+mod forms;
 mod health;
 mod lists;
+mod suppressions;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
 use crate::error::ApiError;
+
+/// Recipients' pages. Anyone may post a sign-up form from any site (CORS);
+/// bodies are small.
+pub fn public_routes(max_form_bytes: usize) -> Router<AppState> {
+    use crate::pages::{confirm, form, preferences, unsubscribe};
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::ACCEPT]);
+    let forms = Router::new()
+        .route("/f/{form}", get(form::show).post(form::submit))
+        .route("/f/{form}/embed", get(form::embed))
+        .layer(cors);
+    Router::new()
+        .merge(forms)
+        .route("/c/{token}", get(confirm::show).post(confirm::confirm))
+        .route("/u/{token}", get(unsubscribe::show).post(unsubscribe::unsubscribe))
+        .route("/p/{token}", get(preferences::show).post(preferences::act))
+        .layer(axum::extract::DefaultBodyLimit::max(max_form_bytes))
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,7 +54,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/lists", post(lists::create).get(lists::list))
         .route("/api/v1/lists/{id}", get(lists::show).patch(lists::update).delete(lists::remove))
         .route("/api/v1/contacts", post(contacts::create).get(contacts::list))
-        .route("/api/v1/contacts/{id}", get(contacts::show))
+        .route("/api/v1/contacts/{id}", get(contacts::show).delete(contacts::erase))
+        .route("/api/v1/contacts/{id}/export", get(contacts::export))
+        .route("/api/v1/forms", post(forms::create).get(forms::list))
+        .route("/api/v1/forms/{id}", get(forms::show).patch(forms::update))
+        .route("/api/v1/suppressions", get(suppressions::list).post(suppressions::add).delete(suppressions::remove))
         .fallback(|| async { ApiError::not_found("route") })
 }
 
