@@ -72,6 +72,23 @@ schemas = {
         "id": {"type": "integer"}, "email": text, "status": text, "attributes": {"type": "object"}, "suppressed": nullable_text,
         "subscriptions": {"type": "array", "items": {"type": "object"}},
         "consent_events": {"type": "array", "items": ref("ConsentEvent")}}},
+    "CreateForm": {"type": "object", "additionalProperties": False, "required": ["name", "list_ids", "consent_text"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "integer"}},
+        "consent_text": {"type": "string", "minLength": 1, "maxLength": 5000}, "fields": {"type": "array", "maxItems": 20, "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"}},
+        "language": {"type": "string", "enum": ["en", "de"]}, "success_url": {"type": ["string", "null"], "format": "uri"}, "confirm_url": {"type": ["string", "null"], "format": "uri"}}},
+    "UpdateForm": {"type": "object", "additionalProperties": False, "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "integer"}},
+        "consent_text": {"type": "string", "minLength": 1, "maxLength": 5000, "description": "a changed wording creates a new version"},
+        "fields": {"type": "array", "items": text}, "language": {"type": "string", "enum": ["en", "de"]},
+        "success_url": {"type": ["string", "null"]}, "confirm_url": {"type": ["string", "null"]}}},
+    "Form": {"type": "object", "required": ["id", "name", "list_ids", "consent_text", "version"], "properties": {
+        "id": {"type": "string", "description": "public id used in /f/{id}"}, "name": text, "list_ids": {"type": "array", "items": {"type": "integer"}},
+        "consent_text": text, "version": {"type": "integer"}, "fields": {"type": "array", "items": text}, "language": text,
+        "success_url": nullable_text, "confirm_url": nullable_text, "url": text, "embed_url": text}},
+    "Suppression": {"type": "object", "properties": {"address_hash": text, "reason": {"type": "string",
+        "enum": ["unsubscribed", "hard_bounce", "soft_bounce", "complaint", "erased", "manual"]}, "created_at": text}},
+    "SuppressionBody": {"type": "object", "additionalProperties": False, "required": ["email"], "properties": {
+        "email": text, "reason": {"type": "string", "enum": ["manual"]}}},
 }
 
 paths = {
@@ -104,8 +121,43 @@ paths = {
         "post": op("Add a contact with declared consent (active accounts only)", {**ok("created", ref("Contact"), "201"), **ok("already known; merged", ref("Contact"))}, "contacts", body(ref("CreateContact")), extra_errors=("409",)),
         "get": op("Find a contact by ?email= or page through contacts (?after=&limit=)", ok("contacts", {"type": "object", "properties": {"contacts": {"type": "array", "items": ref("Contact")}, "next_after": {"type": ["integer", "null"]}}}), "contacts",
             params=[{"name": "email", "in": "query", "schema": text}, {"name": "after", "in": "query", "schema": {"type": "integer"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
-    "/api/v1/contacts/{id}": {"get": op("A contact with subscriptions and the full consent history", ok("contact", ref("Contact")), "contacts", params=ID("contact"), extra_errors=("404",))},
+    "/api/v1/contacts/{id}": {
+        "get": op("A contact with subscriptions and the full consent history", ok("contact", ref("Contact")), "contacts", params=ID("contact"), extra_errors=("404",)),
+        "delete": op("Erase a contact (keeps a hashed suppression entry and the consent proof)", {"204": {"description": "erased"}}, "contacts", params=ID("contact"), extra_errors=("404",))},
+    "/api/v1/contacts/{id}/export": {"get": op("Everything stored about a contact, with consent proof", ok("contact", ref("Contact")), "contacts", params=ID("contact"), extra_errors=("404",))},
+    "/api/v1/forms": {
+        "post": op("Create a sign-up form", ok("created", ref("Form"), "201"), "forms", body(ref("CreateForm"))),
+        "get": op("The account's forms", ok("forms", {"type": "object", "properties": {"forms": {"type": "array", "items": ref("Form")}}}), "forms")},
+    "/api/v1/forms/{id}": {
+        "get": op("One form", ok("form", ref("Form")), "forms", params=[{"name": "id", "in": "path", "required": True, "schema": text}], extra_errors=("404",)),
+        "patch": op("Change a form", ok("form", ref("Form")), "forms", body(ref("UpdateForm")), [{"name": "id", "in": "path", "required": True, "schema": text}], extra_errors=("404",))},
+    "/api/v1/suppressions": {
+        "get": op("The suppression list (?email= checks one address)", ok("suppressions", {"type": "object", "properties": {"suppressions": {"type": "array", "items": ref("Suppression")}}}), "suppressions",
+            params=[{"name": "email", "in": "query", "schema": text}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}]),
+        "post": op("Suppress an address by hand", {**ok("created", ref("Suppression"), "201"), **ok("already suppressed", ref("Suppression"))}, "suppressions", body(ref("SuppressionBody"))),
+        "delete": op("Lift a manual or soft-bounce suppression (others are permanent: 409)", {"204": {"description": "lifted"}}, "suppressions", body(ref("SuppressionBody")), extra_errors=("404", "409"))},
 }
+html = lambda d: {"description": d, "content": {"text/html": {"schema": text}}}
+token = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}]
+formid = [{"name": "form", "in": "path", "required": True, "schema": text}]
+fields = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}, "multipart/form-data": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}}
+paths.update({
+    "/f/{form}": {
+        "get": {"summary": "Hosted sign-up form", "tags": ["public"], "security": [], "parameters": formid, "responses": {"200": html("form page"), "404": html("unknown form")}},
+        "post": {"summary": "Submit a sign-up (email, consent=yes, form fields); never reveals whether an address is known", "tags": ["public"], "security": [], "parameters": formid,
+                 "requestBody": fields, "responses": {"200": html("check your inbox"), "303": {"description": "to the form's success_url"}, "413": html("too large"), "422": html("invalid address or missing consent"), "429": html("rate limited")}}},
+    "/f/{form}/embed": {"get": {"summary": "Embeddable HTML form snippet", "tags": ["public"], "security": [], "parameters": formid, "responses": {"200": html("snippet"), "404": {"description": "unknown form"}}}},
+    "/c/{token}": {
+        "get": {"summary": "Confirmation page (confirms through its own POST; a GET alone never confirms)", "tags": ["public"], "security": [], "parameters": token, "responses": {"200": html("page"), "404": html("invalid link"), "410": html("expired")}},
+        "post": {"summary": "Confirm a double opt-in", "tags": ["public"], "security": [], "parameters": token, "responses": {"200": html("confirmed"), "303": {"description": "to the form's confirm_url"}, "404": html("invalid link"), "410": html("expired")}}},
+    "/u/{token}": {
+        "get": {"summary": "Unsubscribe page with one button (never unsubscribes)", "tags": ["public"], "security": [], "parameters": token, "responses": {"200": html("page"), "404": html("invalid link")}},
+        "post": {"summary": "One-click unsubscribe (RFC 8058: body List-Unsubscribe=One-Click); 200, never a redirect", "tags": ["public"], "security": [], "parameters": token, "requestBody": fields, "responses": {"200": html("unsubscribed"), "404": html("invalid link")}}},
+    "/p/{token}": {
+        "get": {"summary": "Preference page", "tags": ["public"], "security": [], "parameters": token, "responses": {"200": html("page"), "404": html("invalid link")}},
+        "post": {"summary": "action=save (list=…), export (JSON download) or erase (confirm=yes)", "tags": ["public"], "security": [], "parameters": token, "requestBody": fields, "responses": {"200": {"description": "page or JSON export"}, "404": html("invalid link")}}},
+})
+paths_end = None
 
 doc = {"openapi": "3.1.0",
        "info": {"title": "Assent API", "version": "1", "description": "Email distribution that only mails people who provably agreed."},

@@ -143,3 +143,42 @@ async fn health_metrics_and_openapi_are_served() {
     let metrics = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     assert!(metrics.contains("assent_http_requests_total"), "{metrics}");
 }
+
+/// Every route the router serves is described in the OpenAPI document.
+#[test]
+fn every_route_is_in_the_openapi_document() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).expect("openapi.json");
+    let source = include_str!("../src/routes/mod.rs");
+    let mut count = 0;
+    for part in source.split(".route(\"").skip(1) {
+        let path = part.split('"').next().expect("path");
+        assert!(doc["paths"].get(path).is_some(), "{path} is served but missing from openapi.json");
+        count += 1;
+    }
+    assert!(count > 20, "found only {count} routes");
+}
+
+/// An optional body may be left out even when the client says it is JSON.
+#[tokio::test]
+async fn empty_optional_body_is_no_body() {
+    let app = spawn_app().await;
+    let (id, _) = app.create_account("Alpha", "owner@alpha.example").await;
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/accounts/{id}/tokens")))
+        .bearer_auth(&app.operator_token)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/accounts/{id}/tokens")))
+        .bearer_auth(&app.operator_token)
+        .body("{\"nme\": 1}")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 415, "a body that is sent must be JSON");
+}

@@ -84,7 +84,11 @@ pub(crate) fn address_value(value: &str) -> Option<String> {
 pub(crate) fn strip_type(value: &str) -> &str {
     let v = value.trim();
     match v.split_once(';') {
-        Some((ty, rest)) if !ty.is_empty() && ty.len() <= 32 && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+        Some((ty, rest))
+            if !ty.is_empty()
+                && ty.len() <= 32
+                && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
             rest.trim()
         }
         _ => v,
@@ -173,7 +177,9 @@ pub fn verp_token(address: &str) -> Option<&str> {
 pub(crate) fn find_verp_token(text: &str) -> Option<String> {
     let lower_start = find_ci(text, "bounces+")?;
     let rest = &text[lower_start..];
-    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '@'))).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '@')))
+        .unwrap_or(rest.len());
     verp_token(&rest[..end]).map(str::to_owned)
 }
 
@@ -185,8 +191,9 @@ pub(crate) fn find_ci(hay: &str, needle: &str) -> Option<usize> {
         return None;
     }
     let first = n[0];
-    (0..=h.len() - n.len())
-        .find(|&i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    (0..=h.len() - n.len()).find(|&i| {
+        h[i].to_ascii_lowercase() == first && h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
 }
 
 /// `true` when `hay` (already lower-case) contains any of `needles`.
@@ -235,6 +242,9 @@ mod tests {
         assert_eq!(verp_token("bounces+@b.example"), None);
         assert_eq!(verp_token("news@b.example"), None);
         assert_eq!(verp_token("bounces+a b@x"), None);
-        assert_eq!(find_verp_token("X-Postfix-Sender: rfc822; Bounces+t0k3n@bounce.example.org\n").as_deref(), Some("t0k3n"));
+        assert_eq!(
+            find_verp_token("X-Postfix-Sender: rfc822; Bounces+t0k3n@bounce.example.org\n").as_deref(),
+            Some("t0k3n")
+        );
     }
 }

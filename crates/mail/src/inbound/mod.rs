@@ -1,1 +1,730 @@
-//! Inbound reports: bounces, complaints, auto-replies.
+//! Inbound reports: what comes back after a campaign is sent. This module
+//! owns turning one raw message into an [`InboundReport`]:
+//!
+//! * delivery status notifications, RFC 3464 (`multipart/report;
+//!   report-type=delivery-status`, fields parsed here in [`dsn`] because
+//!   mail-parser leaves `message/delivery-status` opaque) with RFC 3463 codes;
+//! * the non-RFC 3464 bounce texts of common MTAs and mailbox providers
+//!   ([`heuristics`]);
+//! * complaints, RFC 5965 ARF and older feedback-loop forwards ([`arf`]);
+//! * automatic replies, RFC 3834 ([`autoreply`]), which are never bounces;
+//! * sending-service JSON notifications (SES, SendGrid, Mailgun, Postmark).
+//!
+//! MIME (RFC 2045–2049, RFC 2047 words) is mail-parser's job. The reason and
+//! class of each failure come from [`assent_domain::bounce::classify`], so
+//! asynchronous bounces and synchronous SMTP rejections follow one rule set.
+//! Parsing is total: any byte string yields a report, never a panic, and a
+//! typical 5 KB DSN takes a few microseconds.
+
+mod arf;
+mod autoreply;
+mod dsn;
+mod esp;
+mod fields;
+mod heuristics;
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub use assent_domain::bounce::{BounceClass, BounceReason, Classification, EnhancedStatus};
+use assent_domain::bounce::{classify, clean_diagnostic};
+pub use fields::verp_token;
+
+/// What kind of message an inbound report is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// A delivery failure or delay (DSN or bounce text).
+    Bounce,
+    /// A recipient's spam/abuse report (ARF or a feedback-loop forward).
+    Complaint,
+    /// An automatic reply (RFC 3834): out of office, vacation, autoresponder.
+    AutoReply,
+    /// Anything else, including success DSNs (`Action: delivered`).
+    Other,
+}
+
+impl ReportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Bounce => "bounce",
+            ReportKind::Complaint => "complaint",
+            ReportKind::AutoReply => "auto_reply",
+            ReportKind::Other => "other",
+        }
+    }
+}
+
+/// The outcome for one recipient named in a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RecipientResult {
+    /// Lower-cased address; `None` when the report names nobody.
+    pub recipient: Option<String>,
+    /// `None` for recipients that did not fail (delivered/relayed/expanded)
+    /// and for complaints and auto-replies.
+    pub class: Option<BounceClass>,
+    /// RFC 3463 code, e.g. `5.1.1`.
+    pub status: Option<String>,
+    pub reason: Option<BounceReason>,
+    /// The remote server's words, on one line.
+    pub diagnostic: Option<String>,
+    /// RFC 3464 action: failed, delayed, delivered, relayed, expanded.
+    pub action: Option<String>,
+    pub remote_mta: Option<String>,
+}
+
+/// What identifies the message the report is about, for mapping it back to
+/// a delivery.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OriginalRefs {
+    /// Message-ID of the original, without angle brackets.
+    pub message_id: Option<String>,
+    /// The original's envelope sender (`Return-Path`, ARF
+    /// `Original-Mail-From`, Postfix `X-Postfix-Sender`, ...).
+    pub return_path: Option<String>,
+    /// TOKEN of a VERP address `bounces+TOKEN@…` found in the envelope, the
+    /// report's headers or the original.
+    pub verp_token: Option<String>,
+    pub from: Option<String>,
+    /// First `To` address of the original.
+    pub to: Option<String>,
+    pub subject: Option<String>,
+    /// The original's `Feedback-ID` header.
+    pub feedback_id: Option<String>,
+    /// ARF `Original-Rcpt-To` values.
+    pub rcpt_to: Vec<String>,
+    /// ARF `Original-Mail-From`.
+    pub mail_from: Option<String>,
+    /// RFC 3464 / RFC 5965 `Original-Envelope-Id`.
+    pub envelope_id: Option<String>,
+}
+
+/// The `message/feedback-report` fields of a complaint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Feedback {
+    /// abuse, fraud, other, virus, not-spam, … (lower-case).
+    pub feedback_type: String,
+    pub user_agent: Option<String>,
+    pub version: Option<String>,
+    pub source_ip: Option<String>,
+    pub arrival_date: Option<String>,
+    pub reported_domain: Option<String>,
+}
+
+impl Feedback {
+    /// A `not-spam` report is feedback, but no complaint: it must not
+    /// unsubscribe anyone.
+    pub fn is_complaint(&self) -> bool {
+        !self.feedback_type.eq_ignore_ascii_case("not-spam")
+    }
+}
+
+/// A parsed inbound message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboundReport {
+    pub kind: ReportKind,
+    /// Which reader recognised it: `rfc3464`, `arf`, `rfc3834`, `postfix`,
+    /// `exim`, `qmail`, `exchange`, `gmail`, `amazon_ses`, … (informational).
+    pub format: &'static str,
+    pub recipients: Vec<RecipientResult>,
+    pub original: OriginalRefs,
+    pub feedback: Option<Feedback>,
+    pub reporting_mta: Option<String>,
+    /// The report's own (decoded) subject.
+    pub subject: Option<String>,
+}
+
+impl InboundReport {
+    fn new(kind: ReportKind, format: &'static str) -> Self {
+        InboundReport {
+            kind,
+            format,
+            recipients: Vec::new(),
+            original: OriginalRefs::default(),
+            feedback: None,
+            reporting_mta: None,
+            subject: None,
+        }
+    }
+
+    /// The `assent bounce classify` objects (DESIGN.md "CLI"): one per
+    /// recipient, or one with `recipient: null` when the report names none.
+    /// Recipients that did not fail are left out of a bounce that has
+    /// failed ones.
+    pub fn to_json(&self, file: &str) -> Vec<Value> {
+        let kind = self.kind.as_str();
+        let failed_any = self.recipients.iter().any(|r| r.class.is_some());
+        let shown: Vec<&RecipientResult> = self
+            .recipients
+            .iter()
+            .filter(|r| !(self.kind == ReportKind::Bounce && failed_any && r.class.is_none()))
+            .collect();
+        if shown.is_empty() {
+            return vec![json!({
+                "file": file, "kind": kind, "recipient": null, "class": null,
+                "status": null, "reason": null, "diagnostic": null,
+            })];
+        }
+        shown
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "file": file,
+                    "kind": kind,
+                    "recipient": r.recipient,
+                    "class": r.class.map(BounceClass::as_str),
+                    "status": r.status,
+                    "reason": r.reason.map(BounceReason::as_str),
+                    "diagnostic": r.diagnostic,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Parses any raw message into a report. Never panics.
+pub fn parse_report(raw: &[u8]) -> InboundReport {
+    parse_report_with_envelope(raw, None)
+}
+
+/// Like [`parse_report`], with the envelope recipient the report arrived
+/// for (the VERP address at our inbound listener), which maps it back to a
+/// delivery even when the report quotes nothing of the original.
+pub fn parse_report_with_envelope(raw: &[u8], envelope_rcpt: Option<&str>) -> InboundReport {
+    let raw = &raw[..raw.len().min(MAX_INPUT)];
+    let mut report = parse_inner(raw);
+    resolve_verp(&mut report, raw, envelope_rcpt);
+    report
+}
+
+/// `assent bounce classify FILE…` output for one file (DESIGN.md "CLI").
+pub fn classify_file_json(file: &str, raw: &[u8]) -> Vec<Value> {
+    parse_report(raw).to_json(file)
+}
+
+/// Larger inputs are truncated: no report needs more, and it bounds work.
+const MAX_INPUT: usize = 16 << 20;
+/// The readable text considered for bounce wording.
+const MAX_TEXT: usize = 256 << 10;
+
+fn parser() -> &'static MessageParser {
+    static P: OnceLock<MessageParser> = OnceLock::new();
+    // Only the headers we read are parsed into structures; the rest stay raw
+    // (Received parsing alone would double the cost of a DSN).
+    P.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .header_text(HeaderName::Subject)
+            .header_address(HeaderName::From)
+            .header_address(HeaderName::To)
+            .header_id(HeaderName::MessageId)
+    })
+}
+
+/// The report's own headers that matter here.
+#[derive(Default)]
+struct Top {
+    subject: String,
+    subject_lower: String,
+    from: Option<String>,
+    from_name_lower: String,
+    to: Vec<String>,
+    report_type: Option<String>,
+    null_return_path: bool,
+    auto: autoreply::AutoHeaders,
+    failed_recipients: Vec<String>,
+    /// Addresses the report was delivered to (To, Delivered-To, …).
+    delivered_to: Vec<String>,
+    jmrp_recipient: Option<String>,
+}
+
+impl Top {
+    fn read(msg: &Message<'_>) -> Top {
+        let mut t = Top { subject: msg.subject().unwrap_or_default().trim().to_owned(), ..Top::default() };
+        t.subject_lower = fields::lower(&t.subject);
+        if let Some(a) = msg.from().and_then(|a| a.first()) {
+            t.from = a.address().map(str::to_lowercase);
+            t.from_name_lower = a.name().map(fields::lower).unwrap_or_default();
+        }
+        if let Some(to) = msg.to() {
+            t.to = to.iter().filter_map(|a| a.address()).map(str::to_lowercase).take(50).collect();
+        }
+        t.report_type =
+            msg.content_type().and_then(|ct| ct.attribute("report-type")).map(|s| s.trim().to_ascii_lowercase());
+        for (name, value) in msg.headers_raw() {
+            t.auto.see(name, value);
+            let is = |n: &str| name.eq_ignore_ascii_case(n);
+            if is("Return-Path") {
+                let v = value.trim();
+                t.null_return_path = v == "<>" || v.is_empty();
+            } else if is("X-Failed-Recipients") {
+                for part in value.split(',') {
+                    if let Some(a) = fields::address_value(part) {
+                        if !t.failed_recipients.contains(&a) && t.failed_recipients.len() < 200 {
+                            t.failed_recipients.push(a);
+                        }
+                    }
+                }
+            } else if is("Delivered-To") || is("X-Original-To") || is("Envelope-To") || is("X-Envelope-To") {
+                if let Some(a) = fields::address_value(value) {
+                    t.delivered_to.push(a);
+                }
+            } else if is("X-HmXmrOriginalRecipient") {
+                t.jmrp_recipient = fields::address_value(value);
+            }
+        }
+        t
+    }
+
+    fn from_daemon(&self) -> bool {
+        let local = self.from.as_deref().and_then(|f| f.split('@').next()).unwrap_or_default();
+        matches!(local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mailer_daemon")
+            || local.starts_with("microsoftexchange")
+            || local.starts_with("mailer-daemon")
+            || fields::contains_any(
+                &self.from_name_lower,
+                &[
+                    "mail delivery",
+                    "mailer-daemon",
+                    "mailer daemon",
+                    "postmaster",
+                    "mail administrator",
+                    "system administrator",
+                    "delivery subsystem",
+                ],
+            )
+    }
+}
+
+/// The parts of a report that are not the readable text.
+#[derive(Default)]
+struct Parts<'a> {
+    delivery_status: Option<Cow<'a, str>>,
+    feedback_report: Option<Cow<'a, str>>,
+    original: Option<OriginalRefs>,
+}
+
+fn scan_parts<'a>(msg: &'a Message<'a>) -> Parts<'a> {
+    let mut p = Parts::default();
+    for part in msg.parts.iter().skip(1).take(500) {
+        let Some(ct) = part.content_type() else { continue };
+        let ty = ct.ctype();
+        let sub = ct.subtype().unwrap_or_default();
+        let is = |a: &str, b: &str| ty.eq_ignore_ascii_case(a) && sub.eq_ignore_ascii_case(b);
+        if is("message", "delivery-status") || is("message", "global-delivery-status") {
+            if p.delivery_status.is_none() {
+                p.delivery_status = Some(String::from_utf8_lossy(part.contents()));
+            }
+        } else if is("message", "feedback-report") {
+            if p.feedback_report.is_none() {
+                p.feedback_report = Some(String::from_utf8_lossy(part.contents()));
+            }
+        } else if is("message", "rfc822") || is("message", "global") || is("message", "rfc822-headers") {
+            if p.original.is_none() {
+                p.original = match &part.body {
+                    PartType::Message(m) => Some(original_refs(m)),
+                    _ => parser().parse_headers(part.contents()).map(|m| original_refs(&m)),
+                };
+            }
+        } else if (is("text", "rfc822-headers") || is("text", "rfc822-header")) && p.original.is_none() {
+            p.original = parser().parse_headers(part.contents()).map(|m| original_refs(&m));
+        }
+    }
+    p
+}
+
+fn original_refs(m: &Message<'_>) -> OriginalRefs {
+    let mut o = OriginalRefs {
+        message_id: m.message_id().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        from: m.from().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_lowercase),
+        to: m.to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_lowercase),
+        subject: m.subject().map(|s| s.trim().to_owned()),
+        ..OriginalRefs::default()
+    };
+    for (name, value) in m.headers_raw() {
+        if name.eq_ignore_ascii_case("Return-Path") && o.return_path.is_none() {
+            o.return_path = fields::address_value(value);
+        } else if name.eq_ignore_ascii_case("Feedback-ID") {
+            o.feedback_id = Some(value.split_whitespace().collect::<Vec<_>>().join(" "));
+        } else if name.eq_ignore_ascii_case("X-HmXmrOriginalRecipient") && o.rcpt_to.is_empty() {
+            o.rcpt_to.extend(fields::address_value(value));
+        }
+    }
+    o.verp_token = o.return_path.as_deref().and_then(verp_token).map(str::to_owned);
+    o
+}
+
+/// The readable text parts (plain, or HTML turned to text), joined.
+fn readable_text(msg: &Message<'_>) -> String {
+    let mut out = String::new();
+    for id in msg.text_body.iter().take(8) {
+        let Some(part) = msg.parts.get(*id as usize) else { continue };
+        let text: Cow<'_, str> = match &part.body {
+            PartType::Text(t) => Cow::Borrowed(t.as_ref()),
+            PartType::Html(h) => Cow::Owned(mail_parser::decoders::html::html_to_text(h)),
+            _ => continue,
+        };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let room = MAX_TEXT.saturating_sub(out.len());
+        let mut cut = text.len().min(room);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push_str(&text[..cut]);
+        if out.len() >= MAX_TEXT {
+            break;
+        }
+    }
+    out
+}
+
+fn parse_inner(raw: &[u8]) -> InboundReport {
+    // A bare JSON notification (a saved webhook body) has no headers.
+    let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if matches!(first, Some(b'{' | b'[')) {
+        if let Some(r) = std::str::from_utf8(raw).ok().and_then(esp::parse) {
+            return from_esp(r, None);
+        }
+    }
+    let Some(msg) = parser().parse(raw) else {
+        return InboundReport::new(ReportKind::Other, "unknown");
+    };
+    let top = Top::read(&msg);
+    let parts = scan_parts(&msg);
+    let subject = Some(top.subject.clone()).filter(|s| !s.is_empty());
+
+    let mut report = if parts.feedback_report.is_some() || top.report_type.as_deref() == Some("feedback-report") {
+        from_arf(&top, parts)
+    } else if let Some(ds) = parts.delivery_status.as_deref().map(dsn::parse).filter(|d| !d.recipients.is_empty()) {
+        let text = readable_text(&msg);
+        from_dsn(ds, &text, parts.original.unwrap_or_default())
+    } else {
+        let text = readable_text(&msg);
+        let forced = parts.delivery_status.is_some() || top.report_type.as_deref() == Some("delivery-status");
+        from_text(&top, &text, parts.original, forced)
+    };
+    report.subject = subject;
+    if report.original.rcpt_to.is_empty() {
+        if let Some(j) = &top.jmrp_recipient {
+            report.original.rcpt_to.push(j.clone());
+        }
+    }
+    // Addresses the report was sent to can carry the VERP token.
+    if report.original.verp_token.is_none() {
+        report.original.verp_token =
+            top.to.iter().chain(top.delivered_to.iter()).find_map(|a| verp_token(a)).map(str::to_owned);
+    }
+    report
+}
+
+fn resolve_verp(report: &mut InboundReport, raw: &[u8], envelope_rcpt: Option<&str>) {
+    if let Some(t) = envelope_rcpt.and_then(verp_token) {
+        report.original.verp_token = Some(t.to_owned());
+        return;
+    }
+    if report.original.verp_token.is_none() {
+        let from = [report.original.return_path.as_deref(), report.original.mail_from.as_deref()];
+        report.original.verp_token = from.into_iter().flatten().find_map(verp_token).map(str::to_owned);
+    }
+    if report.original.verp_token.is_none() && report.kind != ReportKind::Other {
+        report.original.verp_token = fields::find_verp_token(&String::from_utf8_lossy(raw));
+    }
+}
+
+fn from_arf(top: &Top, parts: Parts<'_>) -> InboundReport {
+    let mut r = InboundReport::new(ReportKind::Complaint, "arf");
+    let a = parts.feedback_report.as_deref().map(arf::parse).unwrap_or_default();
+    let original = parts.original.unwrap_or_default();
+    let feedback_type = a.feedback_type.clone().unwrap_or_else(|| "abuse".to_owned());
+    // RFC 6591 authentication failure reports share the format but are
+    // DMARC forensics, not a person's complaint.
+    if feedback_type == "auth-failure" {
+        r.kind = ReportKind::Other;
+    }
+    let mut rcpts: Vec<String> = a.original_rcpt_to.clone();
+    if rcpts.is_empty() {
+        let fallback = original
+            .rcpt_to
+            .first()
+            .cloned()
+            .or_else(|| original.to.clone())
+            .or_else(|| a.removal_recipient.clone())
+            .or_else(|| top.jmrp_recipient.clone());
+        rcpts.extend(fallback.filter(|x| !arf::is_redacted(x)));
+    }
+    r.recipients = if rcpts.is_empty() {
+        vec![RecipientResult { diagnostic: Some(feedback_type.clone()), ..Default::default() }]
+    } else {
+        rcpts
+            .iter()
+            .map(|x| RecipientResult {
+                recipient: Some(x.clone()),
+                diagnostic: Some(feedback_type.clone()),
+                ..Default::default()
+            })
+            .collect()
+    };
+    r.original = original;
+    r.original.rcpt_to = a.original_rcpt_to.clone();
+    r.original.mail_from = a.original_mail_from.clone();
+    if r.original.return_path.is_none() {
+        r.original.return_path = a.original_mail_from.clone();
+    }
+    r.original.envelope_id = a.original_envelope_id.clone();
+    r.feedback = Some(Feedback {
+        feedback_type,
+        user_agent: a.user_agent,
+        version: a.version,
+        source_ip: a.source_ip,
+        arrival_date: a.arrival_date,
+        reported_domain: a.reported_domain,
+    });
+    r
+}
+
+/// Builds a recipient result for a failure: the reason from code and text,
+/// adjusted for what the report says about finality.
+fn failure(
+    recipient: Option<String>,
+    status: Option<EnhancedStatus>,
+    diagnostic: Option<String>,
+    action: &str,
+    hint: Option<BounceReason>,
+) -> RecipientResult {
+    let diag = diagnostic.map(|d| clean_diagnostic(&d)).filter(|d| !d.is_empty());
+    let mut c = classify(status.filter(|s| !s.is_success()), None, diag.as_deref().unwrap_or_default());
+    if let Some(h) = hint {
+        if matches!(c.reason, BounceReason::Other | BounceReason::Temporary) {
+            c.reason = h;
+            c.class = h.class();
+        }
+    }
+    let mut reason = c.reason;
+    if action == "delayed" {
+        // Still being retried: nothing final about the recipient yet.
+        if reason.class() != BounceClass::Soft {
+            reason = BounceReason::Temporary;
+        }
+    } else if c.status.is_some_and(|s| s.is_transient())
+        && matches!(reason, BounceReason::Temporary | BounceReason::NetworkError)
+    {
+        // A final failure with a transient status: the queue gave up.
+        reason = BounceReason::Expired;
+    }
+    RecipientResult {
+        recipient,
+        class: Some(reason.class()),
+        status: c.status.map(|s| s.to_string()),
+        reason: Some(reason),
+        diagnostic: diag,
+        action: Some(action.to_owned()),
+        remote_mta: None,
+    }
+}
+
+fn from_dsn(ds: dsn::Dsn, text: &str, mut original: OriginalRefs) -> InboundReport {
+    let mut r = InboundReport::new(ReportKind::Other, "rfc3464");
+    let region = heuristics::cut_original(text);
+    let single = ds.recipients.len() == 1;
+    for d in &ds.recipients {
+        let status = d.status.as_deref().and_then(EnhancedStatus::find_any_in);
+        let action = d.action.clone().unwrap_or_else(|| {
+            match status.map(|s| s.class()) {
+                Some(2) => "delivered",
+                Some(4) => "delayed",
+                _ => "failed",
+            }
+            .to_owned()
+        });
+        let recipient = d.recipient().map(str::to_owned).or_else(|| if single { original.to.clone() } else { None });
+        if matches!(action.as_str(), "delivered" | "relayed" | "expanded") {
+            r.recipients.push(RecipientResult {
+                recipient,
+                status: status.map(|s| s.to_string()),
+                diagnostic: d.diagnostic.as_deref().map(clean_diagnostic),
+                action: Some(action),
+                remote_mta: d.remote_mta.clone(),
+                ..Default::default()
+            });
+            continue;
+        }
+        r.kind = ReportKind::Bounce;
+        let diag = d
+            .diagnostic
+            .clone()
+            .or_else(|| recipient.as_deref().and_then(|rc| heuristics::diagnostic_in_text(region, rc, single)));
+        let action = if action == "failed" || action == "delayed" { action } else { "failed".to_owned() };
+        let mut res = failure(recipient, status, diag, &action, None);
+        res.remote_mta = d.remote_mta.clone();
+        r.recipients.push(res);
+    }
+    if original.return_path.is_none() {
+        original.return_path = ds.envelope_sender.clone();
+    }
+    original.envelope_id = original.envelope_id.or(ds.original_envelope_id.clone());
+    r.original = original;
+    r.reporting_mta = ds.reporting_mta;
+    r
+}
+
+fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounce: bool) -> InboundReport {
+    if let Some(e) = esp::parse(text) {
+        return from_esp(e, original);
+    }
+    let region = heuristics::cut_original(text);
+    let region_lower = fields::lower(region);
+    let det = heuristics::detect(&top.subject_lower, &region_lower);
+    // A plain-text bounce quotes the original's headers inline.
+    let original = original.or_else(|| {
+        heuristics::find_header_block(text)
+            .and_then(|o| parser().parse_headers(text[o..].as_bytes()).map(|m| original_refs(&m)))
+    });
+
+    // Non-ARF feedback loops: the complained-about message as attachment.
+    let jmrp = top.jmrp_recipient.is_some() || original.as_ref().is_some_and(|o| !o.rcpt_to.is_empty());
+    if jmrp || (arf::subject_is_complaint(&top.subject_lower) && original.is_some()) {
+        let mut r = InboundReport::new(ReportKind::Complaint, if jmrp { "jmrp" } else { "fbl_forward" });
+        let o = original.unwrap_or_default();
+        let rcpt = top
+            .jmrp_recipient
+            .clone()
+            .or_else(|| o.rcpt_to.first().cloned())
+            .or_else(|| o.to.clone())
+            .filter(|x| !arf::is_redacted(x));
+        r.recipients.push(RecipientResult { recipient: rcpt, diagnostic: Some("abuse".into()), ..Default::default() });
+        r.feedback = Some(Feedback { feedback_type: "abuse".into(), ..Feedback::default() });
+        r.original = o;
+        return r;
+    }
+
+    let auto_subject = autoreply::subject_marker(&top.subject_lower);
+    let bounce_subject = heuristics::subject_is_bounce(&top.subject_lower);
+    let auto_first = match (auto_subject, bounce_subject) {
+        (Some(a), Some(b)) => a < b,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let has_error = text_has_error_line(region);
+    let daemon = top.from_daemon();
+
+    let kind = if forced_bounce {
+        ReportKind::Bounce
+    } else if auto_first && det.format.is_none() {
+        ReportKind::AutoReply
+    } else if det.strong {
+        ReportKind::Bounce
+    } else if top.auto.replied {
+        ReportKind::AutoReply
+    } else if (det.generic && (daemon || top.null_return_path || has_error)) || (daemon && has_error) {
+        ReportKind::Bounce
+    } else if (top.auto.automatic || top.null_return_path) && autoreply::body_says_away(&region_lower) {
+        ReportKind::AutoReply
+    } else if auto_subject.is_some() {
+        ReportKind::AutoReply
+    } else {
+        ReportKind::Other
+    };
+
+    match kind {
+        ReportKind::Bounce => {
+            let format =
+                if forced_bounce { "rfc3464" } else { det.format.or_else(|| vendor(top)).unwrap_or("generic") };
+            let mut r = InboundReport::new(ReportKind::Bounce, format);
+            let o = original.unwrap_or_default();
+            let mut excluded: Vec<String> = top.to.iter().chain(top.delivered_to.iter()).cloned().collect();
+            excluded.extend(top.from.clone());
+            excluded.extend(o.from.clone());
+            excluded.extend(o.return_path.clone());
+            let action = if det.delayed { "delayed" } else { "failed" };
+            for f in heuristics::extract(region, &excluded, &top.failed_recipients) {
+                let rcpt = f.recipient.or_else(|| o.to.clone());
+                r.recipients.push(failure(rcpt, None, f.diagnostic, action, None));
+            }
+            r.original = o;
+            r
+        }
+        ReportKind::AutoReply => {
+            let mut r = InboundReport::new(ReportKind::AutoReply, "rfc3834");
+            r.recipients.push(RecipientResult {
+                recipient: top.from.clone(),
+                diagnostic: Some(top.subject.clone()).filter(|s| !s.is_empty()),
+                ..Default::default()
+            });
+            r.original = original.unwrap_or_default();
+            r
+        }
+        _ => {
+            let mut r = InboundReport::new(ReportKind::Other, "unknown");
+            r.original = original.unwrap_or_default();
+            r
+        }
+    }
+}
+
+fn text_has_error_line(region: &str) -> bool {
+    region
+        .lines()
+        .take(400)
+        .any(|l| assent_domain::bounce::find_reply_code(l).is_some() || EnhancedStatus::find_in(l).is_some())
+}
+
+/// Names the mailbox provider by the bounce's sender domain.
+fn vendor(top: &Top) -> Option<&'static str> {
+    let domain = top.from.as_deref()?.rsplit('@').next()?;
+    const VENDORS: &[(&str, &str)] = &[
+        ("yahoo", "yahoo"),
+        ("aol.", "aol"),
+        ("google", "gmail"),
+        ("gmail", "gmail"),
+        ("outlook", "exchange"),
+        ("hotmail", "exchange"),
+        ("mail.ru", "mailru"),
+        ("yandex", "yandex"),
+        ("gmx.", "gmx"),
+        ("web.de", "webde"),
+        ("icloud", "icloud"),
+        ("me.com", "icloud"),
+        ("amazonses", "amazon_ses"),
+        ("mailgun", "mailgun"),
+        ("sendgrid", "sendgrid"),
+    ];
+    VENDORS.iter().find(|(k, _)| domain.contains(k)).map(|(_, v)| *v)
+}
+
+fn from_esp(e: esp::EspReport, original: Option<OriginalRefs>) -> InboundReport {
+    let kind = match e.kind {
+        esp::EspKind::Bounce => ReportKind::Bounce,
+        esp::EspKind::Complaint => ReportKind::Complaint,
+    };
+    let mut r = InboundReport::new(kind, e.service);
+    r.original = original.unwrap_or_default();
+    r.original.message_id = r.original.message_id.take().or(e.message_id);
+    r.original.return_path = r.original.return_path.take().or(e.source);
+    for x in e.recipients {
+        if kind == ReportKind::Complaint {
+            r.recipients.push(RecipientResult {
+                recipient: x.address,
+                diagnostic: e.feedback_type.clone(),
+                ..Default::default()
+            });
+        } else {
+            let action = x
+                .action
+                .clone()
+                .filter(|a| a == "delayed")
+                .unwrap_or_else(|| if x.transient { "delayed".to_owned() } else { "failed".to_owned() });
+            r.recipients.push(failure(x.address, x.status, x.diagnostic, &action, x.hint));
+        }
+    }
+    if kind == ReportKind::Complaint {
+        r.feedback =
+            Some(Feedback { feedback_type: e.feedback_type.unwrap_or_else(|| "abuse".into()), ..Default::default() });
+    }
+    r
+}

@@ -1,0 +1,603 @@
+//! Bounces that are not RFC 3464: the human-readable texts of Postfix,
+//! Exim, qmail, Sendmail, Exchange/Office 365, Gmail, Yahoo, GMX/Web.de,
+//! Courier, Lotus Domino, MDaemon, GroupWise and the many localized
+//! "could not be delivered" notices.
+//!
+//! Rather than one parser per MTA (which breaks on every wording change),
+//! the text is read in three generic steps that fit all of them:
+//! 1. cut the readable part off at the copy of the original message;
+//! 2. find the recipients: addresses that are not the sender, a daemon or a
+//!    role mailbox, in the order they appear (or `X-Failed-Recipients`);
+//! 3. for each recipient, take the SMTP reply near it (a line carrying a
+//!    `550`/`5.1.1`/`#5.1.1` code and its continuation lines), else the
+//!    text right after it.
+//!
+//! The MTA markers only decide *whether* a message is a bounce and name its
+//! format; they never gate the extraction.
+
+use assent_domain::bounce::{EnhancedStatus, find_reply_code};
+
+use super::fields::{contains_any, find_addresses};
+
+/// Format names and the phrases (lower-case) that identify them in the
+/// readable text. Earlier entries are more specific.
+const BODY_MARKERS: &[(&str, &[&str])] = &[
+    ("qmail", &["this is the qmail-send program", "qmail-send program at"]),
+    ("postfix", &["this is the mail system at host", "this is the postfix program"]),
+    (
+        "exim",
+        &[
+            "this message was created automatically by mail delivery software",
+            "a message that you sent could not be delivered to one or more of its",
+            "a message that you sent has not yet been delivered to one or more of its",
+        ],
+    ),
+    (
+        "sendmail",
+        &[
+            "the following addresses had permanent fatal errors",
+            "the following addresses had transient non-fatal errors",
+            "transcript of session follows",
+        ],
+    ),
+    (
+        "exchange",
+        &[
+            "delivery has failed to these recipients or groups",
+            "delivery has failed to these recipients or distribution lists",
+            "diagnostic information for administrators",
+            "remote server returned",
+        ],
+    ),
+    (
+        "exchange_legacy",
+        &[
+            "did not reach some or all of the intended recipients",
+            "the following recipient(s) cannot be reached",
+            "the following recipient(s) could not be reached",
+        ],
+    ),
+    (
+        "gmail",
+        &[
+            "delivery to the following recipient failed permanently",
+            "delivery to the following recipients failed permanently",
+            "delivery to the following recipient has been delayed",
+            "google tried to deliver your message",
+            "the email account that you tried to reach",
+            "your message wasn't delivered to",
+            "the response from the remote server was",
+        ],
+    ),
+    (
+        "yahoo",
+        &["sorry, we were unable to deliver your message", "unable to deliver your message to the following address"],
+    ),
+    ("courier", &["courier mail server"]),
+    ("domino", &["not listed in domino directory", "domino directory", "was not delivered to:"]),
+    ("mdaemon", &["had permanent fatal delivery errors", "mdaemon"]),
+    ("groupwise", &["the message that you sent was undeliverable to the following", "groupwise"]),
+    ("messagelabs", &["this is an automatically generated delivery status notification"]),
+    (
+        "german",
+        &[
+            "konnte nicht zugestellt werden",
+            "nicht zugestellt werden",
+            "unzustellbar",
+            "zustellung fehlgeschlagen",
+            "zustellung ist fehlgeschlagen",
+            "konnte nicht ausgeliefert werden",
+        ],
+    ),
+    (
+        "french",
+        &[
+            "n'a pas pu être remis",
+            "n'a pas pu etre remis",
+            "n’a pas pu être remis",
+            "non remis",
+            "impossible de remettre",
+            "n'a pas pu être distribué",
+            "échec de la remise",
+            "echec de la remise",
+            "n'a pas pu être livré",
+        ],
+    ),
+    (
+        "spanish",
+        &[
+            "no se pudo entregar",
+            "no se ha podido entregar",
+            "no pudo ser entregado",
+            "no se puede entregar",
+            "no ha podido ser entregado",
+        ],
+    ),
+    (
+        "italian",
+        &[
+            "non è stato possibile recapitare",
+            "non e' stato possibile recapitare",
+            "impossibile recapitare",
+            "non recapitabile",
+            "non può essere recapitato",
+            "non è stato recapitato",
+        ],
+    ),
+    (
+        "dutch",
+        &[
+            "kon niet worden bezorgd",
+            "onbestelbaar",
+            "kan niet worden afgeleverd",
+            "kon niet worden afgeleverd",
+            "niet bezorgd",
+        ],
+    ),
+    ("portuguese", &["não foi possível entregar", "nao foi possivel entregar", "não pôde ser entregue"]),
+    (
+        "russian",
+        &[
+            "не удалось доставить",
+            "не может быть доставлено",
+            "не было доставлено",
+            "недоставленное сообщение",
+            "не доставлено",
+        ],
+    ),
+];
+
+/// Phrases any bounce might use; alone they need a second witness (a daemon
+/// sender, an empty return path or an SMTP error line).
+const GENERIC_MARKERS: &[&str] = &[
+    "could not be delivered",
+    "couldn't be delivered",
+    "could not deliver",
+    "couldn't deliver",
+    "undeliverable",
+    "undelivered",
+    "delivery failed",
+    "delivery has failed",
+    "delivery failure",
+    "permanent error",
+    "permanent failure",
+    "failed permanently",
+    "was not delivered",
+    "wasn't delivered",
+    "unable to deliver",
+    "message not delivered",
+    "returned mail",
+    "mail delivery failed",
+    "non-delivery",
+    "nondelivery",
+    "delivery problem",
+    "failed to deliver",
+    "not be delivered",
+    "has not yet been delivered",
+];
+
+const SUBJECT_MARKERS: &[&str] = &[
+    "undeliver",
+    "delivery status notification",
+    "mail delivery failed",
+    "delivery failure",
+    "failure notice",
+    "returned mail",
+    "mail system error",
+    "delivery failed",
+    "could not be delivered",
+    "couldn't be delivered",
+    "non-delivery",
+    "nondeliverable",
+    "non deliverable",
+    "non remis",
+    "non distribuable",
+    "unzustellbar",
+    "nicht zustellbar",
+    "nicht zugestellt",
+    "zustellung fehlgeschlagen",
+    "no se puede entregar",
+    "no se pudo entregar",
+    "no entregado",
+    "non recapitabile",
+    "mancata consegna",
+    "onbestelbaar",
+    "niet afgeleverd",
+    "niet bezorgd",
+    "недоставлен",
+    "не доставлено",
+    "delivery notification",
+    "message not delivered",
+    "mail not delivered",
+    "returned to sender",
+    "delivery problem",
+    "delivery delayed",
+    "delayed mail",
+    "warning: could not send message",
+    "message delivery failed",
+    "mail delivery problem",
+    "delivery status",
+];
+
+/// Words that say the message is still being retried: a warning, not a
+/// final failure (RFC 3464 "delayed").
+const DELAY_MARKERS: &[&str] = &[
+    "this is a warning message only",
+    "warning message only",
+    "has not yet been delivered",
+    "have not yet been delivered",
+    "still being retried",
+    "will continue trying",
+    "will continue to try",
+    "delivery attempts will continue",
+    "will be retried",
+    "has been delayed",
+    "delivery delayed",
+    "message delayed",
+    "you do not need to resend",
+    "no action is required on your part",
+];
+
+const SUBJECT_DELAY: &[&str] = &["delay", "warning: could not send", "still being retried", "verzögert", "retardé"];
+
+/// Lines that start the copy of the original message (lower-case, matched
+/// within a short line).
+const SEPARATORS: &[&str] = &[
+    "this is a copy of the message",
+    "copy of the message, including all the headers",
+    "below this line is a copy of the message",
+    "original message follows",
+    "original message headers",
+    "----- original message",
+    "-----original message",
+    "unsent message follows",
+    "returned message follows",
+    "returned mail follows",
+    "message header follows",
+    "headers of the original message",
+    "header of the original message",
+    "original message header",
+    "the body of the message is",
+    "undelivered message headers",
+    "copy of the original message",
+    "text of the original message",
+    "kopie der nachricht",
+    "originalnachricht",
+    "ursprüngliche nachricht",
+    "message d'origine",
+    "message original",
+    "mensaje original",
+    "messaggio originale",
+    "oorspronkelijk bericht",
+    "oorspronkelijke bericht",
+    "исходное сообщение",
+    "оригинальное сообщение",
+];
+
+/// Local parts that never are the bounced recipient.
+const NOT_RECIPIENTS: &[&str] = &[
+    "postmaster",
+    "mailer-daemon",
+    "mailerdaemon",
+    "mailer_daemon",
+    "mail-daemon",
+    "abuse",
+    "hostmaster",
+    "noc",
+    "no-reply",
+    "noreply",
+    "donotreply",
+    "do-not-reply",
+];
+
+/// Text right before an address that makes it the sender, not a recipient.
+const SENDER_CONTEXT: &[&str] = &[
+    "mail from",
+    "from:",
+    "from <",
+    "sender",
+    "message-id",
+    "return-path",
+    "reply-to",
+    "envelope-from",
+    "errors-to",
+    "msgid",
+];
+
+const MAX_LINES: usize = 4000;
+const MAX_RECIPIENTS: usize = 200;
+/// How far below a recipient's line its explanation may be.
+const WINDOW: usize = 14;
+const MAX_DIAGNOSTIC: usize = 1000;
+
+/// What the markers say about a message.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Detection {
+    pub format: Option<&'static str>,
+    /// A specific MTA marker or a bounce subject.
+    pub strong: bool,
+    /// Only a generic "could not be delivered" phrase.
+    pub generic: bool,
+    pub delayed: bool,
+}
+
+pub(crate) fn subject_is_bounce(subject_lower: &str) -> Option<usize> {
+    SUBJECT_MARKERS.iter().filter_map(|m| subject_lower.find(m)).min()
+}
+
+pub(crate) fn detect(subject_lower: &str, region_lower: &str) -> Detection {
+    let mut d = Detection::default();
+    for (name, markers) in BODY_MARKERS {
+        if contains_any(region_lower, markers) {
+            d.format = Some(name);
+            d.strong = true;
+            break;
+        }
+    }
+    if subject_is_bounce(subject_lower).is_some() {
+        d.strong = true;
+    }
+    d.generic = contains_any(region_lower, GENERIC_MARKERS);
+    d.delayed = contains_any(region_lower, DELAY_MARKERS) || contains_any(subject_lower, SUBJECT_DELAY);
+    d
+}
+
+/// The readable part of a bounce: everything before the copy of the
+/// original message.
+pub(crate) fn cut_original(text: &str) -> &str {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if !t.is_empty() && t.len() < 120 {
+            let l = super::fields::lower(t);
+            if contains_any(&l, SEPARATORS) {
+                return &text[..offset];
+            }
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// Header names that begin a copied original header block.
+const ORIGINAL_HEADER_NAMES: &[&str] = &[
+    "return-path",
+    "received",
+    "dkim-signature",
+    "message-id",
+    "date",
+    "from",
+    "to",
+    "subject",
+    "mime-version",
+    "delivered-to",
+    "authentication-results",
+    "x-original-to",
+    "feedback-id",
+    "list-unsubscribe",
+    "reply-to",
+    "content-type",
+];
+
+/// Byte offset of the first block of at least two header lines at column 0
+/// starting with a known header name: the copy of the original's headers
+/// in a plain-text bounce.
+pub(crate) fn find_header_block(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    let mut prev_start: Option<usize> = None;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if n > MAX_LINES {
+            break;
+        }
+        let is_header = header_name(line).is_some();
+        let is_cont = line.starts_with([' ', '\t']) && !line.trim().is_empty();
+        match prev_start {
+            Some(start) if is_header || is_cont => {
+                if is_header {
+                    return Some(start);
+                }
+            }
+            _ => {
+                prev_start = match header_name(line) {
+                    Some(name) if ORIGINAL_HEADER_NAMES.iter().any(|k| name.eq_ignore_ascii_case(k)) => Some(offset),
+                    _ => None,
+                };
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn header_name(line: &str) -> Option<&str> {
+    let colon = line.find(':')?;
+    let name = &line[..colon];
+    let ok = !name.is_empty() && name.len() < 60 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then_some(name)
+}
+
+/// One recipient found in a text bounce.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Found {
+    pub recipient: Option<String>,
+    pub diagnostic: Option<String>,
+}
+
+/// Finds the recipients and their diagnostics in a readable bounce text.
+/// `excluded`: lower-case addresses that are not recipients (the sender,
+/// the bounce's own addresses); `listed`: recipients named by a header such
+/// as `X-Failed-Recipients`, used instead of the ones found in the text.
+pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String]) -> Vec<Found> {
+    let lines: Vec<&str> = region.lines().take(MAX_LINES).collect();
+    // (line index, lower-case address) in text order.
+    let mut occ: Vec<(usize, String)> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        for r in find_addresses(line) {
+            let addr = line[r.clone()].to_lowercase();
+            if is_excluded(&addr, excluded) || is_sender_context(&line[..r.start]) {
+                continue;
+            }
+            occ.push((i, addr));
+            if occ.len() > 4 * MAX_RECIPIENTS {
+                break;
+            }
+        }
+    }
+
+    let mut recipients: Vec<String> = Vec::new();
+    let source =
+        if listed.is_empty() { occ.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>() } else { listed.to_vec() };
+    for a in source {
+        if !recipients.contains(&a) {
+            recipients.push(a);
+        }
+        if recipients.len() >= MAX_RECIPIENTS {
+            break;
+        }
+    }
+
+    if recipients.is_empty() {
+        let diag = first_error(&lines, 0, lines.len()).or_else(|| summary(&lines));
+        return vec![Found { recipient: None, diagnostic: diag }];
+    }
+
+    let single = recipients.len() == 1;
+    recipients
+        .into_iter()
+        .map(|r| {
+            let diag = diagnostic_for(&lines, &occ, &r)
+                .or_else(|| if single { first_error(&lines, 0, lines.len()) } else { None })
+                .or_else(|| text_near(&lines, &occ, &r));
+            Found { recipient: Some(r), diagnostic: diag }
+        })
+        .collect()
+}
+
+fn is_excluded(addr: &str, excluded: &[String]) -> bool {
+    let local = addr.split('@').next().unwrap_or_default();
+    NOT_RECIPIENTS.contains(&local)
+        || local.starts_with("bounces+")
+        || local.starts_with("microsoftexchange")
+        || local.starts_with("mailer-daemon")
+        || excluded.iter().any(|e| e == addr)
+}
+
+fn is_sender_context(before: &str) -> bool {
+    // The last few words before the address on its line.
+    let mut start = before.len().saturating_sub(24);
+    while !before.is_char_boundary(start) {
+        start += 1;
+    }
+    let tail = super::fields::lower(&before[start..]);
+    contains_any(&tail, SENDER_CONTEXT)
+}
+
+fn is_error_line(line: &str) -> bool {
+    EnhancedStatus::find_in(line).is_some() || find_reply_code(line).is_some()
+}
+
+/// End (exclusive) of the lines that belong to the occurrence at `i`.
+fn window_end(lines: &[&str], occ: &[(usize, String)], me: &str, i: usize) -> usize {
+    let cap = (i + WINDOW).min(lines.len());
+    (i + 1..cap).find(|&j| occ.iter().any(|(l, a)| *l == j && a != me) || is_separator_rule(lines[j])).unwrap_or(cap)
+}
+
+/// A line of dashes or stars separating sections.
+fn is_separator_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 10 && t.bytes().all(|b| matches!(b, b'-' | b'=' | b'*' | b'_'))
+}
+
+fn diagnostic_for(lines: &[&str], occ: &[(usize, String)], me: &str) -> Option<String> {
+    occ.iter().filter(|(_, a)| a == me).find_map(|(i, _)| first_error(lines, *i, window_end(lines, occ, me, *i)))
+}
+
+/// The first SMTP error line in `lines[from..to]` with its continuation
+/// lines (indented, or repeating the reply code).
+fn first_error(lines: &[&str], from: usize, to: usize) -> Option<String> {
+    let j = (from..to).find(|&j| is_error_line(lines[j]))?;
+    let mut out = vec![lines[j].trim()];
+    let code = find_reply_code(lines[j]).map(|c| c.to_string());
+    for line in lines.iter().take(to.min(j + 8)).skip(j + 1) {
+        let t = line.trim();
+        let continues = !t.is_empty()
+            && (line.starts_with([' ', '\t']) || code.as_deref().is_some_and(|c| t.starts_with(c)))
+            && !is_separator_rule(line);
+        if !continues {
+            break;
+        }
+        out.push(t);
+    }
+    Some(tidy(&out.join("\n")))
+}
+
+/// The text right after a recipient when no SMTP reply is quoted.
+fn text_near(lines: &[&str], occ: &[(usize, String)], me: &str) -> Option<String> {
+    let (i, _) = occ.iter().find(|(_, a)| a == me)?;
+    let end = window_end(lines, occ, me, *i);
+    let picked: Vec<&str> = lines[*i..end].iter().map(|l| l.trim()).filter(|l| !l.is_empty()).take(4).collect();
+    let t = tidy(&picked.join("\n"));
+    (!t.is_empty()).then_some(t)
+}
+
+/// The first few non-empty lines, for a bounce that names no recipient.
+fn summary(lines: &[&str]) -> Option<String> {
+    let picked: Vec<&str> =
+        lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty() && !is_separator_rule(l)).take(6).collect();
+    let t = tidy(&picked.join("\n"));
+    (!t.is_empty()).then_some(t)
+}
+
+/// One-line, bounded diagnostic without Sendmail's "(reason: …)" wrapper.
+fn tidy(s: &str) -> String {
+    let s = s.trim();
+    let s = s.strip_prefix("(reason:").map(|r| r.trim().trim_end_matches(')')).unwrap_or(s);
+    let mut c = assent_domain::bounce::clean_diagnostic(s);
+    if c.len() > MAX_DIAGNOSTIC {
+        let mut cut = MAX_DIAGNOSTIC;
+        while !c.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        c.truncate(cut);
+    }
+    c
+}
+
+/// The diagnostic the text gives for `recipient`, for DSNs whose
+/// per-recipient fields lack a `Diagnostic-Code`.
+pub(crate) fn diagnostic_in_text(region: &str, recipient: &str, single: bool) -> Option<String> {
+    let found = extract(region, &[], &[recipient.to_owned()]);
+    let d = found.into_iter().next().and_then(|f| f.diagnostic)?;
+    // Without a quoted reply, the text near the address is only worth it
+    // when the report is about one recipient.
+    (single || is_error_line(&d)).then_some(d)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exim_block() {
+        let t = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  someone@example.com\n    host mx.example.com [192.0.2.1]\n    SMTP error from remote mail server after RCPT TO:<someone@example.com>:\n    550 5.1.1 <someone@example.com>: Recipient address rejected:\n    User unknown in virtual mailbox table\n\n------ This is a copy of the message, including all the headers. ------\nReturn-Path: <bounces+x@b.example>\nFrom: News <news@b.example>\n";
+        let region = cut_original(t);
+        assert!(!region.contains("Return-Path"));
+        let f = extract(region, &[], &[]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].recipient.as_deref(), Some("someone@example.com"));
+        assert_eq!(
+            f[0].diagnostic.as_deref(),
+            Some("550 5.1.1 <someone@example.com>: Recipient address rejected: User unknown in virtual mailbox table")
+        );
+        assert_eq!(find_header_block(t).map(|o| &t[o..o + 12]), Some("Return-Path:"));
+    }
+
+    #[test]
+    fn sender_is_not_a_recipient() {
+        let t = "SMTP error from remote mail server after MAIL FROM:<news@b.example> SIZE=1234:\n550 sender rejected\n";
+        let f = extract(t, &[], &[]);
+        assert_eq!(f[0].recipient, None);
+        assert_eq!(f[0].diagnostic.as_deref(), Some("550 sender rejected"));
+    }
+}
