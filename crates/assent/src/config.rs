@@ -48,6 +48,18 @@ pub struct Config {
     pub signups_per_ip_per_minute: u32,
     /// Sign-ups per e-mail address per hour (0: unlimited).
     pub signups_per_address_per_hour: u32,
+    /// Where uploaded import files wait until they are read.
+    pub import_dir: String,
+    /// Largest import file in bytes.
+    pub max_import_bytes: u64,
+    /// Imports of accounts younger than this many days need review.
+    pub import_review_account_age_days: u64,
+    /// Import files larger than this many bytes need review.
+    pub import_review_bytes: i64,
+    /// Imports of more rows than this need review.
+    pub import_review_rows: i64,
+    /// Imports with a larger share of invalid, role and disposable addresses need review.
+    pub import_review_risky_ratio: f64,
 }
 
 const KEYS: &[&str] = &[
@@ -68,6 +80,12 @@ const KEYS: &[&str] = &[
     "unconfirmed_ttl_secs",
     "signups_per_ip_per_minute",
     "signups_per_address_per_hour",
+    "import_dir",
+    "max_import_bytes",
+    "import_review_account_age_days",
+    "import_review_bytes",
+    "import_review_rows",
+    "import_review_risky_ratio",
 ];
 
 /// Lists may be written as TOML arrays or, handier in the environment, as
@@ -105,6 +123,12 @@ impl Default for Config {
             unconfirmed_ttl_secs: 7 * 24 * 3600,
             signups_per_ip_per_minute: 20,
             signups_per_address_per_hour: 5,
+            import_dir: "imports".into(),
+            max_import_bytes: 1024 * 1024 * 1024,
+            import_review_account_age_days: 30,
+            import_review_bytes: 50 * 1024 * 1024,
+            import_review_rows: 250_000,
+            import_review_risky_ratio: 0.05,
         }
     }
 }
@@ -134,4 +158,25 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<fi
         .merge(Serialized::defaults(overrides))
         .extract()
         .map_err(Box::new)
+}
+
+impl Config {
+    pub fn import_config(&self) -> assent_engine::import::ImportConfig {
+        assent_engine::import::ImportConfig {
+            review_account_age: std::time::Duration::from_secs(self.import_review_account_age_days * 86_400),
+            review_bytes: self.import_review_bytes,
+            review_rows: self.import_review_rows,
+            review_risky_ratio: self.import_review_risky_ratio,
+            spool_dir: Some(std::path::PathBuf::from(&self.import_dir)),
+            ..assent_engine::import::ImportConfig::default()
+        }
+    }
+
+    pub fn address_policy(&self) -> assent_domain::AddressPolicy {
+        assent_domain::AddressPolicy {
+            roles: assent_domain::RoleAddresses::default().with_extra(&self.role_addresses),
+            disposable: assent_domain::DisposableDomains::builtin()
+                .with_overrides(self.disposable_allow.clone(), self.disposable_deny.clone()),
+        }
+    }
 }

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use assent_domain::{
-    AccountAction, AccountId, AddressPolicy, DisposableDomains, EmailAddress, RoleAddresses, UserRole,
-};
+use assent_domain::{AccountAction, AccountId, EmailAddress, UserRole};
 use assent_store::{NewToken, Store, TokenOwner};
 use assent_web::{AppState, WebConfig, auth};
 use clap::{Parser, Subcommand};
@@ -54,6 +52,41 @@ enum Command {
     Operator {
         #[command(subcommand)]
         command: OperatorCommand,
+    },
+    /// Import contacts from a CSV file (the same checks and review rules as the API).
+    Import {
+        /// The CSV file (UTF-8 or Windows-1252; `,` `;` or tab separated; an `email` column).
+        file: PathBuf,
+        /// The account to import into.
+        #[arg(long)]
+        account: i64,
+        /// The list to import into.
+        #[arg(long)]
+        list: i64,
+        /// Consent origin of the whole file (purchase, business_card, offline_form, co_registration, contract).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Evidence for the origin, as JSON.
+        #[arg(long, default_value = "{}")]
+        evidence: String,
+        /// Column holding each row's origin, instead of --origin.
+        #[arg(long)]
+        origin_column: Option<String>,
+        /// Evidence field → column, as JSON: {"order_ref": "Order"}.
+        #[arg(long)]
+        evidence_columns: Option<String>,
+        /// Header renames, as JSON: {"E-Mail": "email"}.
+        #[arg(long)]
+        mapping: Option<String>,
+        /// auto, utf-8 or windows-1252.
+        #[arg(long)]
+        encoding: Option<String>,
+        /// , ; or tab.
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Account administration (as the operator).
     Account {
@@ -178,6 +211,40 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Account { command } => account_command(command, config).await,
+        Command::Import {
+            file,
+            account,
+            list,
+            origin,
+            evidence,
+            origin_column,
+            evidence_columns,
+            mapping,
+            encoding,
+            delimiter,
+            quiet,
+        } => {
+            let parse = |name: &str, v: Option<String>| -> Result<Option<serde_json::Value>> {
+                v.map(|v| serde_json::from_str(&v).with_context(|| format!("--{name} must be JSON"))).transpose()
+            };
+            let options = assent_engine::import::ImportOptions {
+                encoding,
+                delimiter,
+                origin_column,
+                mapping: parse("mapping", mapping)?
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .context("--mapping")?
+                    .unwrap_or_default(),
+                evidence_columns: parse("evidence-columns", evidence_columns)?
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .context("--evidence-columns")?
+                    .unwrap_or_default(),
+            };
+            let evidence = parse("evidence", Some(evidence))?.unwrap_or_default();
+            import_command(&config, file, account, list, origin, evidence, options, quiet).await
+        }
     }
 }
 
@@ -223,11 +290,7 @@ async fn serve(config: Config) -> Result<()> {
         );
     }
     let tokens = Arc::new(assent_web::token_key(store.as_ref()).await.context("cannot read the token secret")?);
-    let addresses = AddressPolicy {
-        roles: RoleAddresses::default().with_extra(&config.role_addresses),
-        disposable: DisposableDomains::builtin()
-            .with_overrides(config.disposable_allow.clone(), config.disposable_deny.clone()),
-    };
+    let addresses = config.address_policy();
     let mut trusted_proxies = Vec::new();
     for p in &config.trusted_proxies {
         trusted_proxies.push(
@@ -242,6 +305,9 @@ async fn serve(config: Config) -> Result<()> {
         confirmation_ttl: Duration::from_secs(config.unconfirmed_ttl_secs),
         signups_per_ip_per_minute: config.signups_per_ip_per_minute,
         signups_per_address_per_hour: config.signups_per_address_per_hour,
+        import_dir: PathBuf::from(&config.import_dir),
+        max_import_bytes: config.max_import_bytes,
+        import: config.import_config(),
         ..WebConfig::default()
     };
     let state = AppState::new(store.clone(), web, addresses, tokens.clone());
@@ -263,6 +329,12 @@ async fn serve(config: Config) -> Result<()> {
             wake: state.outbox_wake.clone(),
         };
         background.push(tokio::spawn(outbox.run(stopped.clone())));
+        let importer = assent_engine::import::Importer {
+            store: store.clone(),
+            policy: state.addresses.clone(),
+            config: config.import_config(),
+        };
+        background.push(tokio::spawn(importer.work(state.import_wake.clone(), stopped.clone())));
         background.push(tokio::spawn(assent_engine::housekeeping::run(
             store.clone(),
             Duration::from_secs(config.unconfirmed_ttl_secs),
@@ -306,6 +378,91 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing open requests");
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_command(
+    config: &Config,
+    file: PathBuf,
+    account: i64,
+    list: i64,
+    origin: Option<String>,
+    evidence: serde_json::Value,
+    options: assent_engine::import::ImportOptions,
+    quiet: bool,
+) -> Result<()> {
+    use std::io::Write;
+    let store = open_store(config).await?;
+    let path = std::fs::canonicalize(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut import_config = config.import_config();
+    // A file named on the command line is the user's: never delete it.
+    import_config.spool_dir = None;
+    let new = assent_engine::import::check(
+        store.as_ref(),
+        &import_config,
+        assent_engine::import::Upload {
+            account: AccountId(account),
+            list: assent_domain::ListId(list),
+            origin: origin.as_deref(),
+            evidence,
+            options,
+            path: &path,
+            file_name: file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            created_by: "cli".into(),
+            ip: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{} ({}): {}", e.field, e.code, e.message))?;
+    let import = store.create_import(AccountId(account), &new).await?;
+    let import =
+        store.claim_import(assent_engine::now_ms(), 60_000).await?.filter(|i| i.id == import.id).unwrap_or(import);
+    let importer = assent_engine::import::Importer {
+        store: store.clone(),
+        policy: std::sync::Arc::new(config.address_policy()),
+        config: import_config,
+    };
+    let started = std::time::Instant::now();
+    let done = importer
+        .run(import, |p| {
+            if quiet {
+                return;
+            }
+            let width = 30;
+            let filled = (p.fraction * width as f64) as usize;
+            let eta = p.eta_secs.map(|e| format!("{e:.0}s")).unwrap_or_else(|| "-".into());
+            let _ = write!(
+                std::io::stderr(),
+                "\r[{}{}] {:>5.1}%  {} rows  {:.0} rows/s  ETA {eta}   ",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                p.fraction * 100.0,
+                p.rows_done,
+                p.rows_per_sec
+            );
+        })
+        .await;
+    if !quiet {
+        eprintln!();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "id": done.id,
+            "status": done.status,
+            "review": done.review,
+            "review_reason": done.review_reason,
+            "error": done.error,
+            "counts": {"rows": done.rows_done, "imported": done.imported, "merged": done.merged, "rejected": done.rejected},
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "rows_per_sec": (done.rows_done as f64 / secs.max(1e-9)).round(),
+        })
+    );
+    if done.status == "failed" {
+        bail!("import failed: {}", done.error.unwrap_or_default());
+    }
+    Ok(())
 }
 
 async fn account_command(command: AccountCommand, config: Config) -> Result<()> {

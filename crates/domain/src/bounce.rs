@@ -258,17 +258,19 @@ fn find_status(b: &[u8], any_class: bool) -> Option<EnhancedStatus> {
         // A token starts after a non-word character, so "192.5.1.1" or
         // "v4.1.1" are not codes.
         let boundary = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
-        if first_ok && boundary && b.get(i + 1) == Some(&b'.') {
-            if let Some((st, end)) = status_at(b, i) {
-                let tail_ok = match b.get(end) {
-                    None => true,
-                    Some(&n) => {
-                        !(n.is_ascii_alphanumeric() || (n == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit)))
-                    }
-                };
-                if tail_ok {
-                    return Some(st);
+        if first_ok
+            && boundary
+            && b.get(i + 1) == Some(&b'.')
+            && let Some((st, end)) = status_at(b, i)
+        {
+            let tail_ok = match b.get(end) {
+                None => true,
+                Some(&n) => {
+                    !(n.is_ascii_alphanumeric() || (n == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit)))
                 }
+            };
+            if tail_ok {
+                return Some(st);
             }
         }
         i += 1;
@@ -473,10 +475,10 @@ fn strip_reply_prefix(line: &str, code: u16, status: Option<EnhancedStatus>) -> 
     let rest = line[4..].trim_start();
     if let Some(st) = status {
         let st = st.to_string();
-        if let Some(after) = rest.strip_prefix(st.as_str()) {
-            if after.is_empty() || after.starts_with(' ') {
-                return after.trim_start();
-            }
+        if let Some(after) = rest.strip_prefix(st.as_str())
+            && (after.is_empty() || after.starts_with(' '))
+        {
+            return after.trim_start();
         }
     }
     rest
@@ -866,6 +868,11 @@ const STRONG: &[Rule] = &[
             "te groot",
         ],
     },
+    // Reputation wording that also names the DKIM domain it is about.
+    Rule {
+        reason: R::SpamBlock,
+        phrases: &["unsolicited mail", "unusual rate of unsolicited", "likely unsolicited", "considered spam"],
+    },
     Rule {
         reason: R::AuthFailure,
         phrases: &[
@@ -1085,19 +1092,48 @@ const MAILBOX_UNAVAILABLE: &[&str] = &[
 ];
 
 fn text_reason(text: &str, permanent: bool) -> (Option<BounceReason>, Option<BounceReason>) {
-    let strong = first_match(STRONG, text);
+    let pairs = Pairs::of(text);
+    let strong = first_match(STRONG, text, &pairs);
     if strong.is_some() {
         return (strong, None);
     }
-    if MAILBOX_UNAVAILABLE.iter().any(|p| text.contains(p)) {
+    if MAILBOX_UNAVAILABLE.iter().any(|p| pairs.may_contain(p) && text.contains(p)) {
         let r = if permanent { BounceReason::UserUnknown } else { BounceReason::Temporary };
         return (None, Some(r));
     }
-    (None, first_match(WEAK, text))
+    (None, first_match(WEAK, text, &pairs))
 }
 
-fn first_match(rules: &[Rule], text: &str) -> Option<BounceReason> {
-    rules.iter().find(|r| r.phrases.iter().any(|p| text.contains(p))).map(|r| r.reason)
+fn first_match(rules: &[Rule], text: &str, pairs: &Pairs) -> Option<BounceReason> {
+    rules.iter().find(|r| r.phrases.iter().any(|p| pairs.may_contain(p) && text.contains(p))).map(|r| r.reason)
+}
+
+/// The set of adjacent byte pairs in a text (hashed into 4096 bits). A
+/// phrase with a pair the text lacks cannot occur in it, so most of the few
+/// hundred phrase searches per diagnostic end after a few bit tests.
+pub struct Pairs([u64; 64]);
+
+impl Pairs {
+    pub fn of(text: &str) -> Pairs {
+        let mut bits = [0u64; 64];
+        for w in text.as_bytes().windows(2) {
+            let h = pair_hash(w[0], w[1]);
+            bits[h >> 6] |= 1 << (h & 63);
+        }
+        Pairs(bits)
+    }
+
+    /// `false` only when `phrase` certainly does not occur in the text.
+    pub fn may_contain(&self, phrase: &str) -> bool {
+        phrase.as_bytes().windows(2).all(|w| {
+            let h = pair_hash(w[0], w[1]);
+            self.0[h >> 6] & (1 << (h & 63)) != 0
+        })
+    }
+}
+
+fn pair_hash(a: u8, b: u8) -> usize {
+    (usize::from(a & 63) << 6) | usize::from(b & 63)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod confirmation;
 pub mod housekeeping;
+pub mod import;
 pub mod message;
 pub mod outbox;
 pub mod transport;

@@ -22,15 +22,20 @@ use assent_mail::outbound::{
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 
+/// A ~10 KB newsletter personalised the way real ones are: greeting, a
+/// line with the contact's city, a customer-specific link, a conditional
+/// block, imprint and the two per-contact links.
 fn newsletter() -> String {
     let mut html = String::from(
         "<html><head><style>p { margin: 0 0 12px } .cta { color: #fff; background: #0a6 }</style></head><body>\
-         <h1>Hello {{ first_name|default('there') }}!</h1>",
+         <h1>Hello {{ first_name|default('there') }}!</h1>\
+         <p>This month's offers for {{ city|default('your area') }}.</p>\
+         {% if vip %}<p>As a VIP you get free shipping, {{ first_name }}.</p>{% endif %}",
     );
-    for i in 0..60 {
+    for i in 0..48 {
         html.push_str(&format!(
             "<p>Article {i}: Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor \
-             incididunt ut labore et dolore magna aliqua, {{{{ city|default('') }}}}.</p>\n"
+             incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud.</p>\n"
         ));
     }
     html.push_str(
@@ -89,7 +94,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let contacts: Vec<(EmailAddress, serde_json::Map<String, serde_json::Value>)> = (0..64)
         .map(|i| {
             let email = EmailAddress::parse(&format!("person{i}@example.org")).expect("valid address");
-            let attrs = serde_json::json!({"first_name": format!("Person {i}"), "city": "Köln", "customer_id": i});
+            let attrs = serde_json::json!({
+                "first_name": format!("Person {i}"), "city": "Köln", "customer_id": i, "vip": i % 4 == 0,
+            });
             (email, attrs.as_object().cloned().unwrap_or_default())
         })
         .collect();

@@ -13,10 +13,12 @@
 //! method that reads another account's rows by id alone.
 
 mod error;
+mod imports;
 mod migrate;
 mod model;
 mod postgres;
 mod repo;
+mod repo_imports;
 mod repo_signup;
 mod signup;
 mod sqlite;
@@ -30,6 +32,7 @@ use assent_domain::{
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use imports::*;
 pub use model::*;
 pub use postgres::PgStore;
 pub use signup::*;
@@ -70,7 +73,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// The repository. One implementation per backend, one contract test suite
 /// for both (`tests/contract.rs`).
 #[async_trait]
-pub trait Store: Signups + Send + Sync + 'static {
+pub trait Store: Signups + Imports + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies the embedded migrations not yet applied. Safe to run from

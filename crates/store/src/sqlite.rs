@@ -89,3 +89,4 @@ impl SqliteStore {
 
 crate::repo::impl_store!(SqliteStore);
 crate::repo_signup::impl_signups!(SqliteStore);
+crate::repo_imports::impl_imports!(SqliteStore);

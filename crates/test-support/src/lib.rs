@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use assent_domain::{AddressPolicy, UserRole};
+use assent_engine::import::Importer;
 use assent_engine::{ConfirmationMailer, Maildir, Outbox, Transport, TransportError};
 use assent_mail::token::TokenKey;
 use assent_store::{NewToken, Store, TokenOwner};
@@ -130,7 +131,9 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
         .expect("create operator token");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind test port");
     let address = format!("http://{}", listener.local_addr().expect("local addr"));
-    let config = WebConfig { public_url: address.clone(), ..config };
+    let import_dir = std::env::temp_dir().join(unique_name("assent_imports"));
+    let mut config = WebConfig { public_url: address.clone(), import_dir: import_dir.clone(), ..config };
+    config.import.spool_dir = Some(import_dir);
     let tokens = Arc::new(assent_web::token_key(store.as_ref()).await.expect("token key"));
     let state = AppState::new(store.clone(), config, AddressPolicy::default(), tokens.clone());
     let outbox_dir = std::env::temp_dir().join(unique_name("assent_outbox"));
@@ -143,7 +146,10 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
         from: "Assent <assent@example.test>".into(),
         wake: state.outbox_wake.clone(),
     };
-    tokio::spawn(worker.run(stopped));
+    tokio::spawn(worker.run(stopped.clone()));
+    let importer =
+        Importer { store: store.clone(), policy: state.addresses.clone(), config: state.config.import.clone() };
+    tokio::spawn(importer.work(state.import_wake.clone(), stopped));
     tokio::spawn(assent_web::serve(listener, state, std::future::pending()));
     TestApp { address, client: reqwest::Client::new(), operator_token, store, outbox, tokens, _db: db, _stop: stop }
 }

@@ -48,6 +48,12 @@ pub struct WebConfig {
     pub signups_per_ip_per_minute: u32,
     /// Form submissions per e-mail address per hour (0: unlimited).
     pub signups_per_address_per_hour: u32,
+    /// Where uploaded import files are spooled.
+    pub import_dir: std::path::PathBuf,
+    /// Largest import file.
+    pub max_import_bytes: u64,
+    /// When imports need the operator's review.
+    pub import: assent_engine::import::ImportConfig,
 }
 
 impl Default for WebConfig {
@@ -61,6 +67,9 @@ impl Default for WebConfig {
             confirmation_ttl: Duration::from_secs(7 * 24 * 3600),
             signups_per_ip_per_minute: 20,
             signups_per_address_per_hour: 5,
+            import_dir: std::path::PathBuf::from("imports"),
+            max_import_bytes: 1024 * 1024 * 1024,
+            import: assent_engine::import::ImportConfig::default(),
         }
     }
 }
@@ -74,6 +83,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKey>,
     /// Wakes the transactional mail worker when mail is queued.
     pub outbox_wake: Arc<Notify>,
+    /// Wakes the import worker when an import is uploaded.
+    pub import_wake: Arc<Notify>,
     pub(crate) limits: Arc<Limits>,
 }
 
@@ -94,6 +105,7 @@ impl AppState {
             addresses: Arc::new(addresses),
             tokens,
             outbox_wake: Arc::new(Notify::new()),
+            import_wake: Arc::new(Notify::new()),
             limits: Arc::new(limits),
         }
     }
@@ -118,7 +130,9 @@ pub async fn token_key(store: &dyn Store) -> Result<TokenKey, assent_store::Stor
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_json_bytes;
-    routes::routes()
+    // Multipart framing around the file takes a little more than the file.
+    let import_limit = usize::try_from(state.config.max_import_bytes).unwrap_or(usize::MAX).saturating_add(64 * 1024);
+    routes::routes(import_limit)
         .layer(DefaultBodyLimit::max(limit))
         .merge(routes::public_routes(state.config.max_form_bytes))
         .layer(axum::middleware::from_fn(metrics::track))

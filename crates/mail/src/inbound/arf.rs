@@ -4,7 +4,7 @@
 //! message as an attachment (Microsoft JMRP with `X-HmXmrOriginalRecipient`,
 //! AOL/Yahoo-style "abuse report" forwards).
 
-use super::fields::{address_value, field_groups};
+use super::fields::{address_value, address_value_cased, field_groups};
 
 /// The `message/feedback-report` fields (RFC 5965 §3.1, §3.2).
 #[derive(Debug, Default, Clone)]
@@ -32,12 +32,13 @@ pub(crate) fn parse(text: &str) -> ArfFields {
         } else if f.is("Version") {
             a.version = one(&f.value);
         } else if f.is("Original-Mail-From") {
-            a.original_mail_from = address_value(&f.value);
+            a.original_mail_from = address_value_cased(&f.value);
         } else if f.is("Original-Rcpt-To") {
-            if let Some(r) = address_value(&f.value).filter(|r| !is_redacted(r)) {
-                if !a.original_rcpt_to.contains(&r) && a.original_rcpt_to.len() < 100 {
-                    a.original_rcpt_to.push(r);
-                }
+            if let Some(r) = address_value(&f.value).filter(|r| !is_redacted(r))
+                && !a.original_rcpt_to.contains(&r)
+                && a.original_rcpt_to.len() < 100
+            {
+                a.original_rcpt_to.push(r);
             }
         } else if f.is("Removal-Recipient") {
             a.removal_recipient = address_value(&f.value).filter(|r| !is_redacted(r));
@@ -75,8 +76,8 @@ const SUBJECTS: &[&str] = &[
     "fbl report",
 ];
 
-pub(crate) fn subject_is_complaint(subject_lower: &str) -> bool {
-    SUBJECTS.iter().any(|s| subject_lower.contains(s))
+pub(crate) fn subject_is_complaint(subject: &super::fields::Indexed) -> bool {
+    subject.contains_any(SUBJECTS)
 }
 
 #[cfg(test)]

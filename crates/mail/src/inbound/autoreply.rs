@@ -7,7 +7,7 @@
 //! `Precedence: auto_reply` (or `bulk`/`junk`, which vacation(1) uses),
 //! `X-Autoreply`/`X-Autorespond`, and localized subjects and body phrases.
 
-use super::fields::contains_any;
+use super::fields::Indexed;
 
 /// Subjects of automatic replies, lower-case, matched anywhere in the
 /// subject.
@@ -141,14 +141,14 @@ impl AutoHeaders {
 }
 
 /// Where in the subject an auto-reply marker sits, if anywhere.
-pub(crate) fn subject_marker(subject_lower: &str) -> Option<usize> {
-    let s = subject_lower.trim_start();
+pub(crate) fn subject_marker(subject: &Indexed) -> Option<usize> {
+    let s = subject.lower.trim_start();
     if SUBJECT_PREFIXES.iter().any(|p| s.starts_with(p)) {
         return Some(0);
     }
-    SUBJECTS.iter().filter_map(|m| subject_lower.find(m)).min()
+    subject.find_min(SUBJECTS)
 }
 
-pub(crate) fn body_says_away(body_lower: &str) -> bool {
-    contains_any(body_lower, BODY)
+pub(crate) fn body_says_away(body: &Indexed) -> bool {
+    body.contains_any(BODY)
 }

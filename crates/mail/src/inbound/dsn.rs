@@ -8,7 +8,7 @@
 //! recipient starts at a blank line or a second `Final-Recipient`, and a
 //! group with no recipient of its own is merged into the one before.
 
-use super::fields::{Field, address_value, field_groups, strip_type};
+use super::fields::{Field, address_value, address_value_cased, field_groups, strip_type};
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Dsn {
@@ -100,7 +100,7 @@ fn per_message(dsn: &mut Dsn, f: &Field<'_>) -> bool {
     } else if f.is("Original-Envelope-Id") {
         dsn.original_envelope_id = v();
     } else if f.is("X-Postfix-Sender") || f.is("X-Original-Sender") {
-        dsn.envelope_sender = address_value(&f.value);
+        dsn.envelope_sender = address_value_cased(&f.value);
     } else {
         return f.is("DSN-Gateway")
             || f.is("Received-From-MTA")

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use assent_domain::bounce::{BounceReason, EnhancedStatus};
 
-use super::fields::address_value;
+use super::fields::{address_value, address_value_cased};
 
 /// What a notification says about one recipient.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,8 @@ pub(crate) fn parse(text: &str) -> Option<EspReport> {
     if t.len() > MAX_JSON || !(t.starts_with('{') || t.starts_with('[')) {
         return None;
     }
-    let v: Value = serde_json::from_str(t).ok()?;
+    // The first JSON value; mailed notifications carry a footer after it.
+    let v: Value = serde_json::Deserializer::from_str(t).into_iter::<Value>().next()?.ok()?;
     from_value(&v, 0)
 }
 
@@ -56,10 +57,10 @@ fn from_value(v: &Value, depth: u8) -> Option<EspReport> {
         return None;
     }
     // SNS wraps the SES notification as a JSON string in "Message".
-    if let Some(inner) = v.get("Message").and_then(Value::as_str) {
-        if let Ok(iv) = serde_json::from_str::<Value>(inner) {
-            return from_value(&iv, depth + 1);
-        }
+    if let Some(inner) = v.get("Message").and_then(Value::as_str)
+        && let Ok(iv) = serde_json::from_str::<Value>(inner)
+    {
+        return from_value(&iv, depth + 1);
     }
     if v.get("notificationType").is_some() || v.get("eventType").is_some() {
         return ses(v);
@@ -95,7 +96,7 @@ fn ses(v: &Value) -> Option<EspReport> {
         .and_then(|h| s(h, "messageId"))
         .or_else(|| mail.and_then(|m| s(m, "messageId")))
         .map(|m| m.trim_matches(['<', '>']).to_owned());
-    let source = mail.and_then(|m| s(m, "source")).and_then(address_value);
+    let source = mail.and_then(|m| s(m, "source")).and_then(address_value_cased);
     match ty {
         "Bounce" => {
             let b = v.get("bounce")?;

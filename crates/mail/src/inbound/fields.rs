@@ -4,6 +4,8 @@
 //! Plain byte scanning; nothing here allocates per byte or can panic on
 //! hostile input.
 
+use assent_domain::bounce::Pairs;
+
 /// One `Name: value` field. Continuation lines are joined with `\n` so a
 /// multi-line SMTP reply in a `Diagnostic-Code` keeps its line structure.
 #[derive(Debug, Clone)]
@@ -66,6 +68,12 @@ fn split_field(line: &str) -> Option<(&str, &str)> {
 /// The value of an address field such as `Final-Recipient: rfc822; <a@b.c>`:
 /// the address type (RFC 3464 §2.3.2) and brackets removed, lower-cased.
 pub(crate) fn address_value(value: &str) -> Option<String> {
+    address_value_cased(value).map(|a| a.to_lowercase())
+}
+
+/// [`address_value`] keeping the case: VERP tokens in return paths are
+/// case-sensitive.
+pub(crate) fn address_value_cased(value: &str) -> Option<String> {
     let v = value.trim();
     // "rfc822;", "utf-8;", "x-unknown;": a token before the first ';'.
     let v = match v.split_once(';') {
@@ -73,10 +81,10 @@ pub(crate) fn address_value(value: &str) -> Option<String> {
         _ => v,
     };
     if let Some(r) = find_addresses(v).into_iter().next() {
-        return Some(v[r].to_lowercase());
+        return Some(v[r].to_owned());
     }
     let bare = v.trim_matches(|c: char| c == '<' || c == '>' || c == '"' || c.is_whitespace());
-    (!bare.is_empty() && !bare.contains(char::is_whitespace) && bare.len() <= 320).then(|| bare.to_lowercase())
+    (!bare.is_empty() && !bare.contains(char::is_whitespace) && bare.len() <= 320).then(|| bare.to_owned())
 }
 
 /// Splits `smtp; 550 …` into the diagnostic type and text; the text alone
@@ -172,33 +180,72 @@ pub fn verp_token(address: &str) -> Option<&str> {
     ok.then_some(token)
 }
 
-/// Finds a VERP address anywhere in `text` (a last resort when no header
-/// carries it, e.g. a bounce quoting only the envelope).
-pub(crate) fn find_verp_token(text: &str) -> Option<String> {
-    let lower_start = find_ci(text, "bounces+")?;
-    let rest = &text[lower_start..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '@')))
-        .unwrap_or(rest.len());
-    verp_token(&rest[..end]).map(str::to_owned)
+/// Finds a VERP address anywhere in `raw` (a last resort when no header
+/// carries it, e.g. a bounce quoting only the envelope). Scans bytes, so no
+/// copy of the message is made.
+pub(crate) fn find_verp_token(raw: &[u8]) -> Option<String> {
+    let mut from = 0;
+    while let Some(off) = find_ci(raw.get(from..)?, b"bounces+") {
+        let start = from + off;
+        let rest = &raw[start..];
+        let end = rest
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'=' | b'+' | b'@')))
+            .unwrap_or(rest.len());
+        // Only ASCII bytes were taken, so this is valid UTF-8.
+        if let Some(t) = std::str::from_utf8(&rest[..end]).ok().and_then(verp_token) {
+            return Some(t.to_owned());
+        }
+        from = start + 8;
+    }
+    None
 }
 
 /// ASCII case-insensitive substring search (needle must be lower-case).
-pub(crate) fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    let h = hay.as_bytes();
-    let n = needle.as_bytes();
-    if n.is_empty() || h.len() < n.len() {
+pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
         return None;
     }
-    let first = n[0];
-    (0..=h.len() - n.len()).find(|&i| {
-        h[i].to_ascii_lowercase() == first && h[i..i + n.len()].iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b)
+    let first = needle[0];
+    (0..=hay.len() - needle.len()).find(|&i| {
+        hay[i].to_ascii_lowercase() == first
+            && hay[i..i + needle.len()].iter().zip(needle).all(|(a, b)| a.to_ascii_lowercase() == *b)
     })
 }
 
 /// `true` when `hay` (already lower-case) contains any of `needles`.
 pub(crate) fn contains_any(hay: &str, needles: &[&str]) -> bool {
     needles.iter().any(|n| hay.contains(n))
+}
+
+/// A lower-cased text prepared for many phrase searches: the pair filter
+/// skips the substring search for phrases that cannot occur.
+pub(crate) struct Indexed {
+    pub lower: String,
+    pairs: Pairs,
+}
+
+impl Default for Indexed {
+    fn default() -> Self {
+        Indexed::new("")
+    }
+}
+
+impl Indexed {
+    pub fn new(text: &str) -> Indexed {
+        let lower = lower(text);
+        let pairs = Pairs::of(&lower);
+        Indexed { lower, pairs }
+    }
+
+    pub fn contains_any(&self, needles: &[&str]) -> bool {
+        needles.iter().any(|n| self.pairs.may_contain(n) && self.lower.contains(n))
+    }
+
+    /// The earliest position of any of `needles`.
+    pub fn find_min(&self, needles: &[&str]) -> Option<usize> {
+        needles.iter().filter(|n| self.pairs.may_contain(n)).filter_map(|n| self.lower.find(n)).min()
+    }
 }
 
 /// Lower-cases cheaply when the text is ASCII.
@@ -243,7 +290,7 @@ mod tests {
         assert_eq!(verp_token("news@b.example"), None);
         assert_eq!(verp_token("bounces+a b@x"), None);
         assert_eq!(
-            find_verp_token("X-Postfix-Sender: rfc822; Bounces+t0k3n@bounce.example.org\n").as_deref(),
+            find_verp_token(b"X-Postfix-Sender: rfc822; Bounces+t0k3n@bounce.example.org\n").as_deref(),
             Some("t0k3n")
         );
     }

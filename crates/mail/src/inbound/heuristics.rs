@@ -15,9 +15,9 @@
 //! The MTA markers only decide *whether* a message is a bounce and name its
 //! format; they never gate the extraction.
 
-use assent_domain::bounce::{EnhancedStatus, find_reply_code};
+use assent_domain::bounce::{EnhancedStatus, Pairs, find_reply_code};
 
-use super::fields::{contains_any, find_addresses};
+use super::fields::{Indexed, contains_any, find_addresses};
 
 /// Format names and the phrases (lower-case) that identify them in the
 /// readable text. Earlier entries are more specific.
@@ -251,6 +251,8 @@ const SEPARATORS: &[&str] = &[
     "----- original message",
     "-----original message",
     "unsent message follows",
+    "undelivered message follows",
+    "delivery error report follows",
     "returned message follows",
     "returned mail follows",
     "message header follows",
@@ -270,8 +272,9 @@ const SEPARATORS: &[&str] = &[
     "messaggio originale",
     "oorspronkelijk bericht",
     "oorspronkelijke bericht",
-    "исходное сообщение",
-    "оригинальное сообщение",
+    // Without the first letter: ASCII lower-casing keeps Cyrillic capitals.
+    "сходное сообщение",
+    "ригинальное сообщение",
 ];
 
 /// Local parts that never are the bounced recipient.
@@ -321,42 +324,48 @@ pub(crate) struct Detection {
     pub delayed: bool,
 }
 
-pub(crate) fn subject_is_bounce(subject_lower: &str) -> Option<usize> {
-    SUBJECT_MARKERS.iter().filter_map(|m| subject_lower.find(m)).min()
+pub(crate) fn subject_is_bounce(subject: &Indexed) -> Option<usize> {
+    subject.find_min(SUBJECT_MARKERS)
 }
 
-pub(crate) fn detect(subject_lower: &str, region_lower: &str) -> Detection {
+pub(crate) fn detect(subject: &Indexed, region: &Indexed) -> Detection {
     let mut d = Detection::default();
     for (name, markers) in BODY_MARKERS {
-        if contains_any(region_lower, markers) {
+        if region.contains_any(markers) {
             d.format = Some(name);
             d.strong = true;
             break;
         }
     }
-    if subject_is_bounce(subject_lower).is_some() {
+    if subject_is_bounce(subject).is_some() {
         d.strong = true;
     }
-    d.generic = contains_any(region_lower, GENERIC_MARKERS);
-    d.delayed = contains_any(region_lower, DELAY_MARKERS) || contains_any(subject_lower, SUBJECT_DELAY);
+    d.generic = region.contains_any(GENERIC_MARKERS);
+    d.delayed = region.contains_any(DELAY_MARKERS) || subject.contains_any(SUBJECT_DELAY);
     d
 }
 
 /// The readable part of a bounce: everything before the copy of the
-/// original message.
+/// original message (the first short line naming it).
 pub(crate) fn cut_original(text: &str) -> &str {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        if !t.is_empty() && t.len() < 120 {
-            let l = super::fields::lower(t);
-            if contains_any(&l, SEPARATORS) {
-                return &text[..offset];
+    // ASCII lower-casing keeps byte offsets, so positions map back to `text`.
+    let lower = text.to_ascii_lowercase();
+    let pairs = Pairs::of(&lower);
+    let mut best = text.len();
+    for sep in SEPARATORS.iter().filter(|s| pairs.may_contain(s)) {
+        let mut from = 0;
+        while let Some(off) = lower.get(from..best).and_then(|h| h.find(sep)) {
+            let pos = from + off;
+            let line_start = lower[..pos].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = lower[pos..].find('\n').map_or(lower.len(), |i| pos + i);
+            if lower[line_start..line_end].trim().len() < 120 {
+                best = line_start;
+                break;
             }
+            from = pos + sep.len();
         }
-        offset += line.len();
     }
-    text
+    &text[..best]
 }
 
 /// Header names that begin a copied original header block.

@@ -229,7 +229,7 @@ fn parser() -> &'static MessageParser {
 #[derive(Default)]
 struct Top {
     subject: String,
-    subject_lower: String,
+    subject_ix: fields::Indexed,
     from: Option<String>,
     from_name_lower: String,
     to: Vec<String>,
@@ -240,18 +240,21 @@ struct Top {
     /// Addresses the report was delivered to (To, Delivered-To, …).
     delivered_to: Vec<String>,
     jmrp_recipient: Option<String>,
+    /// VERP token of an address the report was delivered to (case kept).
+    verp_token: Option<String>,
 }
 
 impl Top {
     fn read(msg: &Message<'_>) -> Top {
-        let mut t = Top { subject: msg.subject().unwrap_or_default().trim().to_owned(), ..Top::default() };
-        t.subject_lower = fields::lower(&t.subject);
+        let subject = msg.subject().unwrap_or_default().trim().to_owned();
+        let mut t = Top { subject_ix: fields::Indexed::new(&subject), subject, ..Top::default() };
         if let Some(a) = msg.from().and_then(|a| a.first()) {
             t.from = a.address().map(str::to_lowercase);
             t.from_name_lower = a.name().map(fields::lower).unwrap_or_default();
         }
         if let Some(to) = msg.to() {
             t.to = to.iter().filter_map(|a| a.address()).map(str::to_lowercase).take(50).collect();
+            t.verp_token = to.iter().filter_map(|a| a.address()).find_map(verp_token).map(str::to_owned);
         }
         t.report_type =
             msg.content_type().and_then(|ct| ct.attribute("report-type")).map(|s| s.trim().to_ascii_lowercase());
@@ -263,15 +266,19 @@ impl Top {
                 t.null_return_path = v == "<>" || v.is_empty();
             } else if is("X-Failed-Recipients") {
                 for part in value.split(',') {
-                    if let Some(a) = fields::address_value(part) {
-                        if !t.failed_recipients.contains(&a) && t.failed_recipients.len() < 200 {
-                            t.failed_recipients.push(a);
-                        }
+                    if let Some(a) = fields::address_value(part)
+                        && !t.failed_recipients.contains(&a)
+                        && t.failed_recipients.len() < 200
+                    {
+                        t.failed_recipients.push(a);
                     }
                 }
             } else if is("Delivered-To") || is("X-Original-To") || is("Envelope-To") || is("X-Envelope-To") {
-                if let Some(a) = fields::address_value(value) {
-                    t.delivered_to.push(a);
+                if let Some(a) = fields::address_value_cased(value) {
+                    if t.verp_token.is_none() {
+                        t.verp_token = verp_token(&a).map(str::to_owned);
+                    }
+                    t.delivered_to.push(a.to_lowercase());
                 }
             } else if is("X-HmXmrOriginalRecipient") {
                 t.jmrp_recipient = fields::address_value(value);
@@ -280,7 +287,7 @@ impl Top {
         t
     }
 
-    fn from_daemon(&self) -> bool {
+    fn sent_by_daemon(&self) -> bool {
         let local = self.from.as_deref().and_then(|f| f.split('@').next()).unwrap_or_default();
         matches!(local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mailer_daemon")
             || local.starts_with("microsoftexchange")
@@ -347,7 +354,7 @@ fn original_refs(m: &Message<'_>) -> OriginalRefs {
     };
     for (name, value) in m.headers_raw() {
         if name.eq_ignore_ascii_case("Return-Path") && o.return_path.is_none() {
-            o.return_path = fields::address_value(value);
+            o.return_path = fields::address_value_cased(value);
         } else if name.eq_ignore_ascii_case("Feedback-ID") {
             o.feedback_id = Some(value.split_whitespace().collect::<Vec<_>>().join(" "));
         } else if name.eq_ignore_ascii_case("X-HmXmrOriginalRecipient") && o.rcpt_to.is_empty() {
@@ -387,10 +394,10 @@ fn readable_text(msg: &Message<'_>) -> String {
 fn parse_inner(raw: &[u8]) -> InboundReport {
     // A bare JSON notification (a saved webhook body) has no headers.
     let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    if matches!(first, Some(b'{' | b'[')) {
-        if let Some(r) = std::str::from_utf8(raw).ok().and_then(esp::parse) {
-            return from_esp(r, None);
-        }
+    if matches!(first, Some(b'{' | b'['))
+        && let Some(r) = std::str::from_utf8(raw).ok().and_then(esp::parse)
+    {
+        return from_esp(r, None);
     }
     let Some(msg) = parser().parse(raw) else {
         return InboundReport::new(ReportKind::Other, "unknown");
@@ -410,15 +417,14 @@ fn parse_inner(raw: &[u8]) -> InboundReport {
         from_text(&top, &text, parts.original, forced)
     };
     report.subject = subject;
-    if report.original.rcpt_to.is_empty() {
-        if let Some(j) = &top.jmrp_recipient {
-            report.original.rcpt_to.push(j.clone());
-        }
+    if report.original.rcpt_to.is_empty()
+        && let Some(j) = &top.jmrp_recipient
+    {
+        report.original.rcpt_to.push(j.clone());
     }
     // Addresses the report was sent to can carry the VERP token.
     if report.original.verp_token.is_none() {
-        report.original.verp_token =
-            top.to.iter().chain(top.delivered_to.iter()).find_map(|a| verp_token(a)).map(str::to_owned);
+        report.original.verp_token = top.verp_token.clone();
     }
     report
 }
@@ -433,7 +439,7 @@ fn resolve_verp(report: &mut InboundReport, raw: &[u8], envelope_rcpt: Option<&s
         report.original.verp_token = from.into_iter().flatten().find_map(verp_token).map(str::to_owned);
     }
     if report.original.verp_token.is_none() && report.kind != ReportKind::Other {
-        report.original.verp_token = fields::find_verp_token(&String::from_utf8_lossy(raw));
+        report.original.verp_token = fields::find_verp_token(raw);
     }
 }
 
@@ -499,19 +505,18 @@ fn failure(
 ) -> RecipientResult {
     let diag = diagnostic.map(|d| clean_diagnostic(&d)).filter(|d| !d.is_empty());
     let mut c = classify(status.filter(|s| !s.is_success()), None, diag.as_deref().unwrap_or_default());
-    if let Some(h) = hint {
-        if matches!(c.reason, BounceReason::Other | BounceReason::Temporary) {
-            c.reason = h;
-            c.class = h.class();
-        }
+    if let Some(h) = hint
+        && matches!(c.reason, BounceReason::Other | BounceReason::Temporary)
+    {
+        c.reason = h;
+        c.class = h.class();
     }
     let mut reason = c.reason;
-    if action == "delayed" {
-        // Still being retried: nothing final about the recipient yet.
-        if reason.class() != BounceClass::Soft {
-            reason = BounceReason::Temporary;
-        }
-    } else if c.status.is_some_and(|s| s.is_transient())
+    // A delay keeps its reason: RULES.md counts "4.1.1 user unknown" from a
+    // server that only defers as user unknown. Typical delay codes classify
+    // as soft anyway.
+    if action != "delayed"
+        && c.status.is_some_and(|s| s.is_transient())
         && matches!(reason, BounceReason::Temporary | BounceReason::NetworkError)
     {
         // A final failure with a transient status: the queue gave up.
@@ -577,18 +582,19 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
     if let Some(e) = esp::parse(text) {
         return from_esp(e, original);
     }
-    let region = heuristics::cut_original(text);
-    let region_lower = fields::lower(region);
-    let det = heuristics::detect(&top.subject_lower, &region_lower);
-    // A plain-text bounce quotes the original's headers inline.
+    // A plain-text bounce quotes the original's headers inline; they end
+    // the readable part even without a separator line.
+    let header_block = heuristics::find_header_block(text);
+    let region = heuristics::cut_original(&text[..header_block.unwrap_or(text.len())]);
+    let region_index = fields::Indexed::new(region);
+    let det = heuristics::detect(&top.subject_ix, &region_index);
     let original = original.or_else(|| {
-        heuristics::find_header_block(text)
-            .and_then(|o| parser().parse_headers(text[o..].as_bytes()).map(|m| original_refs(&m)))
+        header_block.and_then(|o| parser().parse_headers(&text.as_bytes()[o..]).map(|m| original_refs(&m)))
     });
 
     // Non-ARF feedback loops: the complained-about message as attachment.
     let jmrp = top.jmrp_recipient.is_some() || original.as_ref().is_some_and(|o| !o.rcpt_to.is_empty());
-    if jmrp || (arf::subject_is_complaint(&top.subject_lower) && original.is_some()) {
+    if jmrp || (arf::subject_is_complaint(&top.subject_ix) && original.is_some()) {
         let mut r = InboundReport::new(ReportKind::Complaint, if jmrp { "jmrp" } else { "fbl_forward" });
         let o = original.unwrap_or_default();
         let rcpt = top
@@ -603,15 +609,15 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
         return r;
     }
 
-    let auto_subject = autoreply::subject_marker(&top.subject_lower);
-    let bounce_subject = heuristics::subject_is_bounce(&top.subject_lower);
+    let auto_subject = autoreply::subject_marker(&top.subject_ix);
+    let bounce_subject = heuristics::subject_is_bounce(&top.subject_ix);
     let auto_first = match (auto_subject, bounce_subject) {
         (Some(a), Some(b)) => a < b,
         (Some(_), None) => true,
         _ => false,
     };
     let has_error = text_has_error_line(region);
-    let daemon = top.from_daemon();
+    let daemon = top.sent_by_daemon();
 
     let kind = if forced_bounce {
         ReportKind::Bounce
@@ -623,9 +629,9 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
         ReportKind::AutoReply
     } else if (det.generic && (daemon || top.null_return_path || has_error)) || (daemon && has_error) {
         ReportKind::Bounce
-    } else if (top.auto.automatic || top.null_return_path) && autoreply::body_says_away(&region_lower) {
-        ReportKind::AutoReply
-    } else if auto_subject.is_some() {
+    } else if ((top.auto.automatic || top.null_return_path) && autoreply::body_says_away(&region_index))
+        || auto_subject.is_some()
+    {
         ReportKind::AutoReply
     } else {
         ReportKind::Other

@@ -270,6 +270,59 @@ pub async fn contact_json(state: &AppState, contact: &Contact) -> ApiResult<Valu
         Ok(email) => state.store.suppression(id, &SuppressionHash::of(&email)).await?,
         Err(_) => None,
     };
+    let mut history: Vec<(i64, i64, Value)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.at,
+                e.id,
+                json!({
+                    "id": e.id,
+                    "kind": e.kind,
+                    "at": rfc3339(e.at),
+                    "list_id": e.list_id,
+                    "source": e.source,
+                    "ip": e.ip,
+                    "user_agent": e.user_agent,
+                    "evidence": e.evidence,
+                }),
+            )
+        })
+        .collect();
+    // Imported consent is recorded on the import (who uploaded what, when,
+    // declaring which origin and evidence); show it in the history too.
+    for s in &subs {
+        let Some(import_id) = s.evidence.get("import").and_then(Value::as_i64) else { continue };
+        let Some(import) = state.store.get_import(id, import_id).await? else { continue };
+        let mut row_evidence = s.evidence.clone();
+        if let Some(m) = row_evidence.as_object_mut() {
+            m.remove("import");
+        }
+        history.push((
+            s.created_at,
+            0,
+            json!({
+                "id": null,
+                "kind": "imported",
+                "at": rfc3339(s.created_at),
+                "list_id": s.list_id,
+                "source": format!("import:{import_id}"),
+                "ip": import.ip,
+                "user_agent": null,
+                "evidence": {
+                    "origin": s.origin,
+                    "declared_evidence": import.evidence,
+                    "row_evidence": row_evidence,
+                    "uploaded_by": import.created_by,
+                    "uploaded_at": rfc3339(import.created_at),
+                    "file_name": import.file_name,
+                    "review": import.review,
+                },
+            }),
+        ));
+    }
+    history.sort_by_key(|(at, id, _)| (*at, *id));
+    let history: Vec<Value> = history.into_iter().map(|(_, _, v)| v).collect();
     // One status for the contact as a whole: mailable on some list wins.
     let status = if subs.iter().any(|s| s.status == SubscriptionStatus::Confirmed) {
         "confirmed"
@@ -296,16 +349,7 @@ pub async fn contact_json(state: &AppState, contact: &Contact) -> ApiResult<Valu
             "created_at": rfc3339(s.created_at),
             "updated_at": rfc3339(s.updated_at),
         })).collect::<Vec<_>>(),
-        "consent_events": events.iter().map(|e| json!({
-            "id": e.id,
-            "kind": e.kind,
-            "at": rfc3339(e.at),
-            "list_id": e.list_id,
-            "source": e.source,
-            "ip": e.ip,
-            "user_agent": e.user_agent,
-            "evidence": e.evidence,
-        })).collect::<Vec<_>>(),
+        "consent_events": history,
     }))
 }
 

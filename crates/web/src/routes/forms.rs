@@ -131,7 +131,7 @@ fn language(value: Option<String>) -> ApiResult<String> {
     }
 }
 
-fn new_public_id() -> String {
+pub(crate) fn new_public_id() -> String {
     let mut bytes = [0u8; 12];
     // Without an OS random source no unguessable form id can be made.
     #[allow(clippy::expect_used)]

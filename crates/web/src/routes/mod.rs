@@ -3,8 +3,9 @@
 mod account;
 pub mod accounts;
 pub mod contacts;
-mod forms;
+pub(crate) mod forms;
 mod health;
+mod imports;
 mod lists;
 mod suppressions;
 
@@ -34,7 +35,7 @@ pub fn public_routes(max_form_bytes: usize) -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(max_form_bytes))
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(import_limit: usize) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
@@ -56,6 +57,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/contacts", post(contacts::create).get(contacts::list))
         .route("/api/v1/contacts/{id}", get(contacts::show).delete(contacts::erase))
         .route("/api/v1/contacts/{id}/export", get(contacts::export))
+        .route(
+            "/api/v1/imports",
+            post(imports::create).get(imports::list).layer(axum::extract::DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/api/v1/imports/{id}", get(imports::show))
+        .route("/api/v1/imports/{id}/report", get(imports::report))
+        .route("/api/v1/imports/{id}/approve", post(imports::approve))
+        .route("/api/v1/imports/{id}/reject", post(imports::reject))
+        .route("/api/v1/operator/imports", get(imports::review_queue))
         .route("/api/v1/forms", post(forms::create).get(forms::list))
         .route("/api/v1/forms/{id}", get(forms::show).patch(forms::update))
         .route("/api/v1/suppressions", get(suppressions::list).post(suppressions::add).delete(suppressions::remove))
