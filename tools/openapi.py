@@ -137,6 +137,35 @@ paths = {
         "post": op("Suppress an address by hand", {**ok("created", ref("Suppression"), "201"), **ok("already suppressed", ref("Suppression"))}, "suppressions", body(ref("SuppressionBody"))),
         "delete": op("Lift a manual or soft-bounce suppression (others are permanent: 409)", {"204": {"description": "lifted"}}, "suppressions", body(ref("SuppressionBody")), extra_errors=("404", "409"))},
 }
+imp = {"type": "object", "required": ["id", "status", "counts"], "properties": {
+    "id": {"type": "integer"}, "status": {"type": "string", "enum": ["pending_review", "running", "completed", "failed", "rejected"]},
+    "review": {"type": "string", "enum": ["not_required", "pending", "approved", "rejected"]}, "review_reason": nullable_text,
+    "decision_reason": nullable_text, "list_id": {"type": "integer"}, "origin": nullable_text, "evidence": {},
+    "counts": {"type": "object", "properties": {k: {"type": "integer"} for k in ["rows", "imported", "merged", "rejected", "risky"]}},
+    "progress": {"type": "object", "properties": {"done": {"type": "boolean"}, "fraction": {"type": "number"}, "rows_per_sec": {"type": "number"}, "eta_secs": {"type": ["number", "null"]}}},
+    "error": nullable_text, "rejections": {"type": "array", "items": {"type": "object", "properties": {"line": {"type": "integer"}, "address": text, "reason": text}}}}}
+schemas["Import"] = imp
+upload = {"required": True, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file", "list_id"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "CSV with an email column; UTF-8 (BOM optional) or Windows-1252; , ; or tab; up to the configured size (default 1 GiB)"},
+    "list_id": {"type": "integer"}, "origin": {"type": "string", "description": "consent origin of the whole file"},
+    "evidence": {"type": "string", "description": "JSON object with the origin's evidence"},
+    "origin_column": {"type": "string", "description": "column holding each row's origin (instead of origin)"},
+    "evidence_columns": {"type": "string", "description": "JSON: evidence field → column"},
+    "mapping": {"type": "string", "description": "JSON: header renames, e.g. {\"E-Mail\": \"email\"}"},
+    "encoding": {"type": "string", "enum": ["auto", "utf-8", "windows-1252", "latin1"]}, "delimiter": {"type": "string", "enum": [",", ";", "tab"]}}}}}}
+decision = body({"type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": 2000}}}, False)
+paths.update({
+    "/api/v1/imports": {
+        "post": op("Upload a CSV import with declared consent (active accounts)", ok("accepted", ref("Import"), "202"), "imports", upload),
+        "get": op("The account's imports", ok("imports", {"type": "object", "properties": {"imports": {"type": "array", "items": ref("Import")}}}), "imports")},
+    "/api/v1/imports/{id}": {"get": op("Status, counts, progress and rejected rows", ok("import", ref("Import")), "imports", params=ID("import"), extra_errors=("404",))},
+    "/api/v1/imports/{id}/report": {"get": {"summary": "Rejected rows as CSV (line,address,reason)", "tags": ["imports"], "parameters": ID("import"),
+        "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": text}}}, "401": err("unauthorized"), "404": err("not found")}}},
+    "/api/v1/imports/{id}/approve": {"post": op("Approve an import in review (operator)", ok("import", ref("Import")), "operator", decision, ID("import"), extra_errors=("404", "409"))},
+    "/api/v1/imports/{id}/reject": {"post": op("Reject an import in review (operator; reason required; removes its new contacts)", ok("import", ref("Import")), "operator", decision, ID("import"), extra_errors=("404", "409"))},
+    "/api/v1/operator/imports": {"get": op("Imports waiting for review (operator)", ok("imports", {"type": "object", "properties": {"imports": {"type": "array", "items": ref("Import")}}}), "operator",
+        params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
+})
 html = lambda d: {"description": d, "content": {"text/html": {"schema": text}}}
 token = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}]
 formid = [{"name": "form", "in": "path", "required": True, "schema": text}]

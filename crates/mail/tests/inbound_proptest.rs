@@ -71,6 +71,14 @@ fn reportish() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
 }
 
+/// Fuzzing found a nesting that trips a `debug_assert!` inside mail-parser;
+/// debug builds must not panic on it either.
+#[test]
+fn malformed_nested_rfc822_is_contained() {
+    let raw = b"R\nContent-Type: multipart;boundary==_b\"\n\n--=_bContent-Type: message/rfc822\n\nContent-Type: message/rfc822\n\n\n--=_b--";
+    check_report(raw);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 

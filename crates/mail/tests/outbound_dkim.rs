@@ -159,3 +159,25 @@ fn single_signer_helper_matches_sign_all() {
     let two = ed.sign(&body, 5).expect("signs");
     assert_eq!(both, format!("{one}{two}"));
 }
+
+#[test]
+fn reply_to_is_signed_when_present() {
+    let sample = Sample::new();
+    let support = assent_domain::EmailAddress::parse("support@news.example.com").expect("address");
+    let message = assent_mail::outbound::CampaignMessage {
+        reply_to: Some(assent_mail::outbound::Mailbox::new(Some("Support"), &support)),
+        ..sample.message()
+    };
+    let body = message.to_bytes().expect("message");
+    let signers = signers();
+    let mut signed = sign_all(&signers, &body, DATE as u64).expect("signs").into_bytes();
+    signed.extend_from_slice(&body);
+    let headers = header_block(&signed).replace("\r\n ", " ");
+    assert!(headers.contains("h=from:from:reply-to:to:"), "{headers}");
+    if python_has(MODULES) {
+        assert_eq!(verify("reply-to", &signed), [true, true]);
+        let text = String::from_utf8(signed).expect("ascii");
+        let redirected = text.replacen("Reply-To: Support <support@", "Reply-To: Support <phish@", 1);
+        assert_eq!(verify("reply-to-tampered", redirected.as_bytes()), [false, false]);
+    }
+}

@@ -73,7 +73,9 @@ pub struct ImportRow {
     pub email_norm: String,
     /// Suppression key of the address.
     pub hash: String,
-    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Attributes as a JSON object text, serialised by the reader so the
+    /// writer only binds it.
+    pub attributes: String,
     pub origin: String,
     /// Row-level evidence; file-level evidence stays on the import.
     pub evidence: serde_json::Value,

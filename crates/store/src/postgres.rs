@@ -23,6 +23,9 @@ impl PgStore {
     /// locks rows; SQLite has one writer at a time, so nothing is needed.
     pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+    /// See `repo_imports::param`.
+    pub(crate) const POSITIONAL_PARAMS: bool = false;
+
     pub(crate) const BACKEND: Backend = Backend::Postgres;
 
     pub async fn connect(url: &str) -> Result<Self> {

@@ -2,12 +2,21 @@
 //! Rows are written in multi-row statements of `CHUNK` rows; that is where
 //! import speed comes from.
 
-/// Rows per multi-row statement (× at most 9 parameters stays far below
-/// both backends' parameter limits).
+/// Rows per multi-row statement: × at most 9 parameters stays below both
+/// backends' parameter limits (SQLite 32,766, PostgreSQL 65,535), and
+/// fewer, larger statements cost less per row.
 pub(crate) const CHUNK: usize = 500;
 
-/// `($s, $s+1, …), (…)` for `rows` rows of `cols` parameters from `$start`.
-pub(crate) fn values(start: usize, rows: usize, cols: usize) -> String {
+/// Parameter `n` of a bulk statement. SQLite gets plain `?` (bound in
+/// order): its lookup of numbered parameter names is linear, which made
+/// binding thousands of `$n` quadratic. Every parameter of such a statement
+/// must then be written through this, in binding order.
+pub(crate) fn param(positional: bool, n: usize) -> String {
+    if positional { "?".to_string() } else { format!("${n}") }
+}
+
+/// `(p, p, …), (…)` for `rows` rows of `cols` parameters from `start`.
+pub(crate) fn values(positional: bool, start: usize, rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);
     let mut n = start;
     for r in 0..rows {
@@ -19,8 +28,7 @@ pub(crate) fn values(start: usize, rows: usize, cols: usize) -> String {
             if c > 0 {
                 out.push(',');
             }
-            out.push('$');
-            out.push_str(&n.to_string());
+            out.push_str(&param(positional, n));
             n += 1;
         }
         out.push(')');
@@ -28,9 +36,9 @@ pub(crate) fn values(start: usize, rows: usize, cols: usize) -> String {
     out
 }
 
-/// `$s, $s+1, …` for an IN list.
-pub(crate) fn list(start: usize, count: usize) -> String {
-    (start..start + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(",")
+/// `p, p, …` for an IN list.
+pub(crate) fn list(positional: bool, start: usize, count: usize) -> String {
+    (start..start + count).map(|n| param(positional, n)).collect::<Vec<_>>().join(",")
 }
 
 macro_rules! impl_imports {
@@ -44,8 +52,11 @@ macro_rules! impl_imports {
 
             use super::$ty;
             use crate::repo::{json_object, json_value, subscription_status};
-            use crate::repo_imports::{CHUNK, list, values};
+            use crate::repo_imports::{CHUNK, list, param, values};
             use crate::*;
+
+            /// Whether bulk statements use positional `?` parameters.
+            const P: bool = <$ty>::POSITIONAL_PARAMS;
 
             const IMPORT_COLUMNS: &str = "id, account_id, list_id, status, review, review_reason, decision_reason, origin,
                 evidence, options, file_path, file_name, file_size, processed, byte_offset, line, rows_done, imported,
@@ -192,8 +203,9 @@ macro_rules! impl_imports {
                     let mut suppressed = HashSet::new();
                     for chunk in batch.rows.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "SELECT address_hash FROM suppressions WHERE account_id = $1 AND address_hash IN ({})",
-                            list(2, chunk.len())
+                            "SELECT address_hash FROM suppressions WHERE account_id = {} AND address_hash IN ({})",
+                            param(P, 1),
+                            list(P, 2, chunk.len())
                         ));
                         let mut q = sqlx::query_scalar::<_, String>(sql).bind(account);
                         for r in chunk {
@@ -219,7 +231,7 @@ macro_rules! impl_imports {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id)
                              VALUES {} ON CONFLICT (account_id, email_norm) DO NOTHING RETURNING id, email_norm",
-                            values(1, chunk.len(), 7)
+                            values(P, 1, chunk.len(), 7)
                         ));
                         let mut q = sqlx::query(sql);
                         for r in chunk {
@@ -227,7 +239,7 @@ macro_rules! impl_imports {
                                 .bind(account)
                                 .bind(&r.email)
                                 .bind(&r.email_norm)
-                                .bind(serde_json::Value::Object(r.attributes.clone()).to_string())
+                                .bind(&r.attributes)
                                 .bind(now)
                                 .bind(now)
                                 .bind(import.id);
@@ -239,8 +251,9 @@ macro_rules! impl_imports {
                     let existing: Vec<&&ImportRow> = rows.iter().filter(|r| !ids.contains_key(&r.email_norm)).collect();
                     for chunk in existing.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "SELECT id, email_norm, attributes FROM contacts WHERE account_id = $1 AND email_norm IN ({})",
-                            list(2, chunk.len())
+                            "SELECT id, email_norm, attributes FROM contacts WHERE account_id = {} AND email_norm IN ({})",
+                            param(P, 1),
+                            list(P, 2, chunk.len())
                         ));
                         let mut q = sqlx::query(sql).bind(account);
                         for r in chunk {
@@ -252,12 +265,12 @@ macro_rules! impl_imports {
                             let id: i64 = row.try_get("id")?;
                             let norm: String = row.try_get("email_norm")?;
                             if let Some(r) = by_norm.get(norm.as_str())
-                                && !r.attributes.is_empty()
+                                && r.attributes != "{}"
                             {
                                 let mut attrs = json_object("contacts.attributes", &row.try_get::<String, _>("attributes")?)?;
                                 let before = attrs.clone();
-                                for (k, v) in &r.attributes {
-                                    attrs.insert(k.clone(), v.clone());
+                                for (k, v) in json_object("import row attributes", &r.attributes)? {
+                                    attrs.insert(k, v);
                                 }
                                 if attrs != before {
                                     sqlx::query("UPDATE contacts SET attributes = $1, updated_at = $2 WHERE id = $3")
@@ -275,16 +288,21 @@ macro_rules! impl_imports {
                     // 3. Subscriptions: new ones are created confirmed with the
                     // declared consent; nothing is ever downgraded.
                     let mut status: HashMap<i64, SubscriptionStatus> = HashMap::new();
-                    let contact_ids: Vec<i64> = rows.iter().filter_map(|r| ids.get(&r.email_norm).copied()).collect();
-                    for chunk in contact_ids.chunks(CHUNK) {
+                    // Contacts created just now have no subscriptions: only the
+                    // others need a look.
+                    let existing_ids: Vec<i64> = existing.iter().filter_map(|r| ids.get(&r.email_norm).copied()).collect();
+                    for chunk in existing_ids.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "SELECT contact_id, status FROM subscriptions WHERE account_id = $1 AND list_id = $2 AND contact_id IN ({})",
-                            list(3, chunk.len())
+                            "SELECT contact_id, status FROM subscriptions WHERE contact_id IN ({}) AND list_id = {} AND account_id = {}",
+                            list(P, 1, chunk.len()),
+                            param(P, chunk.len() + 1),
+                            param(P, chunk.len() + 2),
                         ));
-                        let mut q = sqlx::query(sql).bind(account).bind(import.list_id.get());
+                        let mut q = sqlx::query(sql);
                         for id in chunk {
                             q = q.bind(id);
                         }
+                        q = q.bind(import.list_id.get()).bind(account);
                         for row in q.fetch_all(&mut *tx).await? {
                             status.insert(row.try_get("contact_id")?, subscription_status(&row.try_get::<String, _>("status")?)?);
                         }
@@ -329,11 +347,14 @@ macro_rules! impl_imports {
                             },
                         }
                     }
+                    // Rows without evidence of their own (file-level consent)
+                    // share one evidence text.
+                    let shared_evidence = serde_json::json!({"import": import.id}).to_string();
                     for chunk in inserts.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, import_id)
                              VALUES {} ON CONFLICT (contact_id, list_id) DO NOTHING",
-                            values(1, chunk.len(), 9)
+                            values(P, 1, chunk.len(), 9)
                         ));
                         let mut q = sqlx::query(sql);
                         for (contact, r) in chunk {
@@ -343,7 +364,11 @@ macro_rules! impl_imports {
                                 .bind(import.list_id.get())
                                 .bind("confirmed")
                                 .bind(&r.origin)
-                                .bind(evidence_of(import.id, r).to_string())
+                                .bind(if r.evidence.as_object().is_none_or(|m| m.is_empty()) {
+                                    shared_evidence.clone()
+                                } else {
+                                    evidence_of(import.id, r).to_string()
+                                })
                                 .bind(now)
                                 .bind(now)
                                 .bind(import.id);
@@ -355,7 +380,7 @@ macro_rules! impl_imports {
                     for chunk in rejections.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "INSERT INTO import_rejections (import_id, line, address, reason) VALUES {} ON CONFLICT (import_id, line) DO NOTHING",
-                            values(1, chunk.len(), 4)
+                            values(P, 1, chunk.len(), 4)
                         ));
                         let mut q = sqlx::query(sql);
                         for (line, address, reason) in chunk {

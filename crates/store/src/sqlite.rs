@@ -21,6 +21,9 @@ impl SqliteStore {
     /// locks rows; SQLite has one writer at a time, so nothing is needed.
     pub(crate) const SKIP_LOCKED: &str = "";
 
+    /// See `repo_imports::param`.
+    pub(crate) const POSITIONAL_PARAMS: bool = true;
+
     pub(crate) const BACKEND: Backend = Backend::Sqlite;
 
     pub async fn connect(url: &str) -> Result<Self> {

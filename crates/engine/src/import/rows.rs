@@ -232,7 +232,7 @@ pub fn prepare(
         email: email.as_str().to_string(),
         email_norm: norm,
         hash: SuppressionHash::of(&email).as_str().to_string(),
-        attributes,
+        attributes: serde_json::Value::Object(attributes).to_string(),
         origin,
         evidence,
     })

@@ -25,6 +25,11 @@ const BODY_MARKERS: &[(&str, &[&str])] = &[
     ("qmail", &["this is the qmail-send program", "qmail-send program at"]),
     ("postfix", &["this is the mail system at host", "this is the postfix program"]),
     (
+        "opensmtpd",
+        &["this is the mailer-daemon, please do not reply", "an error has occurred while attempting to deliver a message"],
+    ),
+    ("james", &["this is the james mail server"]),
+    (
         "exim",
         &[
             "this message was created automatically by mail delivery software",
@@ -174,6 +179,9 @@ const GENERIC_MARKERS: &[&str] = &[
     "failed to deliver",
     "not be delivered",
     "has not yet been delivered",
+    "wasn't able to deliver",
+    "was not able to deliver",
+    "could not be sent",
 ];
 
 const SUBJECT_MARKERS: &[&str] = &[
@@ -217,6 +225,11 @@ const SUBJECT_MARKERS: &[&str] = &[
     "message delivery failed",
     "mail delivery problem",
     "delivery status",
+    "delivery has failed",
+    "delivery error",
+    "not delivered",
+    "[bounce]",
+    "returned message",
 ];
 
 /// Words that say the message is still being retried: a warning, not a
@@ -337,7 +350,11 @@ pub(crate) fn detect(subject: &Indexed, region: &Indexed) -> Detection {
             break;
         }
     }
-    if subject_is_bounce(subject).is_some() {
+    // A bounce subject alone could be a person's "Re: parcel not
+    // delivered"; replies and forwards need a second witness.
+    let s = subject.lower.trim_start();
+    let reply = ["re:", "aw:", "fw:", "fwd:", "wg:", "tr:", "sv:", "vs:"].iter().any(|p| s.starts_with(p));
+    if subject_is_bounce(subject).is_some() && !reply {
         d.strong = true;
     }
     d.generic = region.contains_any(GENERIC_MARKERS);
@@ -436,7 +453,9 @@ pub(crate) struct Found {
 /// `excluded`: lower-case addresses that are not recipients (the sender,
 /// the bounce's own addresses); `listed`: recipients named by a header such
 /// as `X-Failed-Recipients`, used instead of the ones found in the text.
-pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String]) -> Vec<Found> {
+/// `known`: the recipient named by the returned original's `To`, used when
+/// the text names nobody else.
+pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String], known: Option<&str>) -> Vec<Found> {
     let lines: Vec<&str> = region.lines().take(MAX_LINES).collect();
     // (line index, lower-case address) in text order.
     let mut occ: Vec<(usize, String)> = Vec::new();
@@ -464,6 +483,17 @@ pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String]) -> V
             break;
         }
     }
+    if listed.is_empty() {
+        // Role mailboxes in a bounce text are mostly contacts ("write to
+        // support@…"); they count only when nothing else is named. Assent
+        // never mails them anyway (RULES.md "Role addresses").
+        let personal: Vec<String> = recipients.iter().filter(|a| !is_role(a)).cloned().collect();
+        if !personal.is_empty() {
+            recipients = personal;
+        } else if let Some(k) = known {
+            recipients = vec![k.to_owned()];
+        }
+    }
 
     if recipients.is_empty() {
         let diag = first_error(&lines, 0, lines.len()).or_else(|| summary(&lines));
@@ -476,10 +506,37 @@ pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String]) -> V
         .map(|r| {
             let diag = diagnostic_for(&lines, &occ, &r)
                 .or_else(|| if single { first_error(&lines, 0, lines.len()) } else { None })
-                .or_else(|| text_near(&lines, &occ, &r));
+                .or_else(|| text_near(&lines, &occ, &r))
+                .or_else(|| if single { summary(&lines) } else { None });
             Found { recipient: Some(r), diagnostic: diag }
         })
         .collect()
+}
+
+/// RFC 2142 mailbox names and common contact addresses.
+const ROLE_LOCALS: &[&str] = &[
+    "info",
+    "marketing",
+    "sales",
+    "support",
+    "security",
+    "usenet",
+    "news",
+    "webmaster",
+    "www",
+    "uucp",
+    "ftp",
+    "help",
+    "helpdesk",
+    "admin",
+    "administrator",
+    "contact",
+    "root",
+];
+
+fn is_role(addr: &str) -> bool {
+    let local = addr.split('@').next().unwrap_or_default();
+    ROLE_LOCALS.contains(&local) || local.starts_with("abuse") || local.starts_with("postmaster")
 }
 
 fn is_excluded(addr: &str, excluded: &[String]) -> bool {
@@ -575,7 +632,7 @@ fn tidy(s: &str) -> String {
 /// The diagnostic the text gives for `recipient`, for DSNs whose
 /// per-recipient fields lack a `Diagnostic-Code`.
 pub(crate) fn diagnostic_in_text(region: &str, recipient: &str, single: bool) -> Option<String> {
-    let found = extract(region, &[], &[recipient.to_owned()]);
+    let found = extract(region, &[], &[recipient.to_owned()], None);
     let d = found.into_iter().next().and_then(|f| f.diagnostic)?;
     // Without a quoted reply, the text near the address is only worth it
     // when the report is about one recipient.
@@ -592,7 +649,7 @@ mod tests {
         let t = "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n  someone@example.com\n    host mx.example.com [192.0.2.1]\n    SMTP error from remote mail server after RCPT TO:<someone@example.com>:\n    550 5.1.1 <someone@example.com>: Recipient address rejected:\n    User unknown in virtual mailbox table\n\n------ This is a copy of the message, including all the headers. ------\nReturn-Path: <bounces+x@b.example>\nFrom: News <news@b.example>\n";
         let region = cut_original(t);
         assert!(!region.contains("Return-Path"));
-        let f = extract(region, &[], &[]);
+        let f = extract(region, &[], &[], None);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].recipient.as_deref(), Some("someone@example.com"));
         assert_eq!(
@@ -605,7 +662,7 @@ mod tests {
     #[test]
     fn sender_is_not_a_recipient() {
         let t = "SMTP error from remote mail server after MAIL FROM:<news@b.example> SIZE=1234:\n550 sender rejected\n";
-        let f = extract(t, &[], &[]);
+        let f = extract(t, &[], &[], None);
         assert_eq!(f[0].recipient, None);
         assert_eq!(f[0].diagnostic.as_deref(), Some("550 sender rejected"));
     }

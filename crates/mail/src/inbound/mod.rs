@@ -225,6 +225,16 @@ fn parser() -> &'static MessageParser {
     })
 }
 
+/// Parses MIME with mail-parser. mail-parser 0.11.9 has `debug_assert!`s on
+/// some malformed nestings (found by fuzzing: an empty `message/rfc822`
+/// inside another); release builds compile them out and recover, debug and
+/// test builds would panic. Containing the unwind keeps parsing total in
+/// every build; a contained failure reads as "no MIME structure".
+fn mime_parse(raw: &[u8], headers_only: bool) -> Option<Message<'_>> {
+    let run = || if headers_only { parser().parse_headers(raw) } else { parser().parse(raw) };
+    std::panic::catch_unwind(run).ok().flatten()
+}
+
 /// The report's own headers that matter here.
 #[derive(Default)]
 struct Top {
@@ -242,6 +252,9 @@ struct Top {
     jmrp_recipient: Option<String>,
     /// VERP token of an address the report was delivered to (case kept).
     verp_token: Option<String>,
+    /// A header only non-delivery reports carry (`X-Failed-Recipients`,
+    /// Exchange's `X-MS-Exchange-Message-Is-Ndr`).
+    ndr_header: bool,
 }
 
 impl Top {
@@ -264,7 +277,10 @@ impl Top {
             if is("Return-Path") {
                 let v = value.trim();
                 t.null_return_path = v == "<>" || v.is_empty();
+            } else if is("X-MS-Exchange-Message-Is-Ndr") {
+                t.ndr_header = true;
             } else if is("X-Failed-Recipients") {
+                t.ndr_header = true;
                 for part in value.split(',') {
                     if let Some(a) = fields::address_value(part)
                         && !t.failed_recipients.contains(&a)
@@ -334,11 +350,11 @@ fn scan_parts<'a>(msg: &'a Message<'a>) -> Parts<'a> {
             if p.original.is_none() {
                 p.original = match &part.body {
                     PartType::Message(m) => Some(original_refs(m)),
-                    _ => parser().parse_headers(part.contents()).map(|m| original_refs(&m)),
+                    _ => mime_parse(part.contents(), true).map(|m| original_refs(&m)),
                 };
             }
         } else if (is("text", "rfc822-headers") || is("text", "rfc822-header")) && p.original.is_none() {
-            p.original = parser().parse_headers(part.contents()).map(|m| original_refs(&m));
+            p.original = mime_parse(part.contents(), true).map(|m| original_refs(&m));
         }
     }
     p
@@ -399,7 +415,7 @@ fn parse_inner(raw: &[u8]) -> InboundReport {
     {
         return from_esp(r, None);
     }
-    let Some(msg) = parser().parse(raw) else {
+    let Some(msg) = mime_parse(raw, false) else {
         return InboundReport::new(ReportKind::Other, "unknown");
     };
     let top = Top::read(&msg);
@@ -589,7 +605,7 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
     let region_index = fields::Indexed::new(region);
     let det = heuristics::detect(&top.subject_ix, &region_index);
     let original = original.or_else(|| {
-        header_block.and_then(|o| parser().parse_headers(&text.as_bytes()[o..]).map(|m| original_refs(&m)))
+        header_block.and_then(|o| mime_parse(&text.as_bytes()[o..], true).map(|m| original_refs(&m)))
     });
 
     // Non-ARF feedback loops: the complained-about message as attachment.
@@ -623,7 +639,7 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
         ReportKind::Bounce
     } else if auto_first && det.format.is_none() {
         ReportKind::AutoReply
-    } else if det.strong {
+    } else if det.strong || top.ndr_header {
         ReportKind::Bounce
     } else if top.auto.replied {
         ReportKind::AutoReply
@@ -648,7 +664,7 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
             excluded.extend(o.from.clone());
             excluded.extend(o.return_path.clone());
             let action = if det.delayed { "delayed" } else { "failed" };
-            for f in heuristics::extract(region, &excluded, &top.failed_recipients) {
+            for f in heuristics::extract(region, &excluded, &top.failed_recipients, o.to.as_deref()) {
                 let rcpt = f.recipient.or_else(|| o.to.clone());
                 r.recipients.push(failure(rcpt, None, f.diagnostic, action, None));
             }

@@ -69,7 +69,7 @@ CREATE TABLE mail_queue (
 );
 CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at) WHERE sent_at IS NULL;
 
-CREATE INDEX subscriptions_pending ON subscriptions (status, created_at);
+CREATE INDEX subscriptions_pending ON subscriptions (status, updated_at);
 
 -- Installation-wide values that must be the same in every process (e.g.
 -- the secret that seals link tokens), created once.

@@ -48,5 +48,5 @@ CREATE TABLE import_rejections (
 -- removes the contacts it created.
 ALTER TABLE contacts ADD COLUMN import_id BIGINT REFERENCES imports(id);
 ALTER TABLE subscriptions ADD COLUMN import_id BIGINT REFERENCES imports(id);
-CREATE INDEX contacts_import ON contacts (import_id) WHERE import_id IS NOT NULL;
-CREATE INDEX subscriptions_import ON subscriptions (import_id) WHERE import_id IS NOT NULL;
+-- No index on import_id: only rejecting an import looks rows up by it, and
+-- an index would cost every imported row a second write.

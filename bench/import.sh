@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Import throughput: a generated CSV (default 1,000,000 rows, ~3 % role,
+# invalid or duplicate) imported with `assent import` into SQLite and into
+# PostgreSQL. Prints rows/s and the peak RSS of the importing process.
+#   bench/import.sh [rows]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS="${1:-1000000}"
+PG_BASE="${ASSENT_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+cargo build --release -q -p assent
+BIN="${CARGO_TARGET_DIR:-target}/release/assent"
+[ -x "$BIN" ] || BIN=/var/cache/assent-target/release/assent
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+python3 bench/gen_contacts.py "$ROWS" "$WORK/contacts.csv" >/dev/null
+echo "generated $ROWS rows ($(du -h "$WORK/contacts.csv" | cut -f1))"
+
+# An audited, active account with a list, set up through the API.
+setup() {
+    local url="$1" port pid op acc tok
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    ASSENT_DATABASE_URL="$url" ASSENT_LOG=warn ASSENT_OUTBOX="$WORK/outbox" "$BIN" serve --http "127.0.0.1:$port" > "$WORK/serve.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    op=$(grep -o 'assent_[A-Za-z0-9_-]*' "$WORK/serve.log" | head -n1)
+    local api="http://127.0.0.1:$port/api/v1"
+    j() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -X "$2" "$api$3" ${4:+-d "$4"}; }
+    acc=$(j "$op" POST /accounts '{"name":"Bench GmbH","owner_email":"owner@bench.example"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    tok=$(j "$op" POST "/accounts/$acc/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+    j "$tok" PUT /account/audit '{"imprint":{"name":"Bench GmbH","legal_form":"GmbH","representative":"B. Ench","street":"Hauptstr. 1","postal_code":"10115","city":"Berlin","country":"DE","email":"impressum@bench.example","phone":"+49 30 123456","register_court":"AG Berlin","register_number":"HRB 1","vat_id":"DE123456789"},"website":"https://bench.example","list_origins":"shop","consent_collection":"checkout","expected_monthly_volume":1000}' >/dev/null
+    j "$op" POST "/accounts/$acc/activate" >/dev/null
+    j "$tok" POST /lists '{"name":"Customers"}' >/dev/null
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    echo "$acc"
+}
+
+run() {
+    local name="$1" url="$2" acc
+    acc=$(setup "$url")
+    echo "== $name"
+    /usr/bin/time -f "peak RSS: %M KB" -o "$WORK/time.txt" env ASSENT_DATABASE_URL="$url" ASSENT_LOG=warn \
+        "$BIN" import "$WORK/contacts.csv" --account "$acc" --list 1 --origin offline_form \
+        --evidence '{"document_ref": "paper-forms-2026.pdf"}' --quiet | tee "$WORK/result.json"
+    local rss rps
+    rss=$(grep -o '[0-9]*' "$WORK/time.txt" | head -n1)
+    rps=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows_per_sec"])' "$WORK/result.json")
+    echo "RESULT $name: $rps rows/s, peak RSS $((rss / 1024)) MB"
+}
+
+run sqlite "sqlite://$WORK/bench.db"
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    DB="assent_bench_$$"
+    psql "$PG_BASE/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+    run postgres "$PG_BASE/$DB"
+    psql "$PG_BASE/postgres" -qc "DROP DATABASE $DB" >/dev/null
+else
+    echo "PostgreSQL not reachable at 127.0.0.1:5432: skipped"
+fi
