@@ -9,7 +9,8 @@ use assent_domain::{
     SuppressionHash, SuppressionReason, TokenId, UserRole,
 };
 use assent_store::{
-    AuditSubmission, NewAuditEntry, NewConsentEvent, NewToken, PutSubscription, Store, StoreError, TokenOwner,
+    AuditSubmission, ConfirmOutcome, DoiRequest, FormUpdate, ImportBatch, ImportRejection, ImportRow, NewAuditEntry,
+    NewConsentEvent, NewForm, NewImport, NewToken, PutSubscription, Store, StoreError, TokenOwner, UnsubscribeOutcome,
 };
 use serde_json::json;
 
@@ -354,6 +355,237 @@ async fn concurrent_writers_do_not_fail(store: Arc<dyn Store>) {
     assert_eq!(store.list_contacts(a, None, 1000).await.expect("list").len(), 160);
 }
 
+async fn double_opt_in_flow_keeps_proof_and_never_downgrades(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "News", "").await.expect("list");
+    let form = store
+        .create_form(
+            a,
+            &NewForm {
+                public_id: "pub1".into(),
+                name: "F".into(),
+                list_ids: vec![list.id],
+                fields: vec!["first_name".into()],
+                language: "de".into(),
+                success_url: None,
+                confirm_url: None,
+                consent_text: "v1".into(),
+            },
+        )
+        .await
+        .expect("form");
+    assert_eq!(store.find_public_form("pub1").await.expect("find").map(|f| f.account_id), Some(a));
+    assert!(store.get_form(b, "pub1").await.expect("get").is_none());
+    let v2 = store
+        .update_form(a, "pub1", &FormUpdate { consent_text: Some("v2".into()), ..FormUpdate::default() })
+        .await
+        .expect("update")
+        .expect("exists");
+    assert_eq!((v2.version, v2.consent_text.as_str()), (2, "v2"));
+    let same = store
+        .update_form(a, "pub1", &FormUpdate { name: Some("G".into()), ..FormUpdate::default() })
+        .await
+        .expect("update")
+        .expect("exists");
+    assert_eq!(same.version, 2, "an unchanged wording is not a new version");
+
+    let request = |nonce: i64| DoiRequest {
+        email: addr("Ada@Example.org"),
+        attributes: serde_json::Map::new(),
+        lists: vec![list.id],
+        form: Some((form.id, 2)),
+        consent_text: "v2".into(),
+        source: "form:pub1".into(),
+        language: "de".into(),
+        ip: Some("198.51.100.1".into()),
+        user_agent: Some("UA".into()),
+        resend_interval_ms: 600_000,
+        expires_at_ms: i64::MAX / 2,
+        nonce,
+    };
+    let first = store.request_double_opt_in(a, &request(7)).await.expect("request");
+    let (conf, nonce) = first.queued.expect("a confirmation mail is queued");
+    assert_eq!((first.pending.clone(), nonce), (vec![list.id], 7));
+    // Within the interval: pending again, but no second mail.
+    let again = store.request_double_opt_in(a, &request(8)).await.expect("request");
+    assert_eq!((again.pending.len(), again.queued), (1, None));
+    assert_eq!(store.queued_mail_count().await.expect("count"), 1);
+    let claimed = store.claim_mail(i64::MAX / 4, 10, 60_000).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert!(store.claim_mail(i64::MAX / 4, 10, 60_000).await.expect("claim").is_empty(), "leased");
+    store.mark_mail_sent(&claimed[0]).await.expect("sent");
+    assert_eq!(store.queued_mail_count().await.expect("count"), 0);
+
+    // Confirmation: only with the right account and nonce, only once.
+    assert_eq!(store.confirm(b, conf, 7, None, None, 1).await.expect("confirm"), ConfirmOutcome::NotFound);
+    assert_eq!(store.confirm(a, conf, 8, None, None, 1).await.expect("confirm"), ConfirmOutcome::NotFound);
+    assert_eq!(
+        store.confirm(a, conf, 7, Some("203.0.113.5"), Some("UA2"), 1).await.expect("confirm"),
+        ConfirmOutcome::Confirmed
+    );
+    assert_eq!(store.confirm(a, conf, 7, None, None, 2).await.expect("confirm"), ConfirmOutcome::AlreadyUsed);
+    let contact = first.contact;
+    let subs = store.subscriptions(a, contact).await.expect("subs");
+    assert_eq!(subs[0].status, SubscriptionStatus::Confirmed);
+    assert_eq!(subs[0].evidence["confirm_ip"], "203.0.113.5");
+    assert_eq!(subs[0].evidence["form_version"], 2);
+    assert!(subs[0].evidence["confirmation_sent_at"].as_i64().is_some());
+    let kinds: Vec<String> =
+        store.consent_events(a, contact).await.expect("events").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["requested", "requested", "confirmation_sent", "confirmed"], "every request is recorded");
+    // A new request for a confirmed address changes nothing.
+    let resubmit = store.request_double_opt_in(a, &request(9)).await.expect("request");
+    assert_eq!((resubmit.already_confirmed, resubmit.pending, resubmit.queued), (vec![list.id], vec![], None));
+    assert_eq!(store.subscriptions(a, contact).await.expect("subs")[0].status, SubscriptionStatus::Confirmed);
+
+    // Unsubscribe suppresses once nothing is left; repeating changes nothing.
+    assert_eq!(
+        store.unsubscribe(b, contact, None, "link", None, None).await.expect("unsub"),
+        UnsubscribeOutcome::NotFound
+    );
+    assert_eq!(
+        store.unsubscribe(a, contact, Some(list.id), "link", None, None).await.expect("unsub"),
+        UnsubscribeOutcome::Unsubscribed
+    );
+    assert_eq!(
+        store.unsubscribe(a, contact, None, "link", None, None).await.expect("unsub"),
+        UnsubscribeOutcome::AlreadyUnsubscribed
+    );
+    let hash = SuppressionHash::of(&addr("ada@example.org"));
+    assert_eq!(store.suppression(a, &hash).await.expect("s").map(|s| s.reason), Some(SuppressionReason::Unsubscribed));
+    // Erasure: the address goes, the proof stays.
+    assert!(!store.erase_contact(b, contact, "api", None).await.expect("erase"));
+    assert!(store.erase_contact(a, contact, "api", None).await.expect("erase"));
+    let erased = store.get_contact(a, contact).await.expect("get").expect("row stays");
+    assert!(!erased.email.contains("ada"));
+    assert!(store.find_contact(a, &addr("ada@example.org")).await.expect("find").is_none());
+    assert_eq!(
+        store.consent_events(a, contact).await.expect("events").last().map(|e| e.kind.clone()),
+        Some("erased".into())
+    );
+}
+
+async fn unconfirmed_sign_ups_are_purged(store: Arc<dyn Store>) {
+    let (a, _) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "News", "").await.expect("list");
+    let out = store
+        .request_double_opt_in(
+            a,
+            &DoiRequest {
+                email: addr("late@example.org"),
+                attributes: serde_json::Map::new(),
+                lists: vec![list.id],
+                form: None,
+                consent_text: "t".into(),
+                source: "api".into(),
+                language: "en".into(),
+                ip: Some("192.0.2.9".into()),
+                user_agent: None,
+                resend_interval_ms: 0,
+                expires_at_ms: 1,
+                nonce: 1,
+            },
+        )
+        .await
+        .expect("request");
+    assert_eq!(store.purge_unconfirmed(0).await.expect("purge"), 0, "nothing is old enough");
+    assert_eq!(store.purge_unconfirmed(i64::MAX / 2).await.expect("purge"), 1);
+    assert!(store.subscriptions(a, out.contact).await.expect("subs").is_empty());
+    assert!(store.find_contact(a, &addr("late@example.org")).await.expect("find").is_none());
+    let c = store.get_confirmation(a, out.queued.expect("queued").0).await.expect("get").expect("kept");
+    assert_eq!(c.request_ip, None, "the IP of someone who never confirmed is gone");
+}
+
+async fn import_batches_apply_once_and_rejection_removes_new_contacts(store: Arc<dyn Store>) {
+    let (a, b) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "Customers", "").await.expect("list");
+    let (existing, _) =
+        store.upsert_contact(a, &addr("old@example.org"), &serde_json::Map::new()).await.expect("contact");
+    store
+        .put_subscription(
+            a,
+            &PutSubscription {
+                contact: existing.id,
+                list: list.id,
+                expected: None,
+                status: SubscriptionStatus::Unsubscribed,
+                origin: "contract".into(),
+                evidence: json!({}),
+            },
+        )
+        .await
+        .expect("sub");
+    store
+        .suppress(a, &SuppressionHash::of(&addr("gone@example.org")), SuppressionReason::Complaint)
+        .await
+        .expect("suppress");
+    let new = NewImport {
+        list_id: list.id,
+        review: "pending",
+        review_reason: Some("new account".into()),
+        origin: Some("offline_form".into()),
+        evidence: json!({"document_ref": "d"}),
+        options: json!({}),
+        file_path: "/nonexistent.csv".into(),
+        file_name: "x.csv".into(),
+        file_size: 100,
+        created_by: "test".into(),
+        ip: None,
+    };
+    assert!(matches!(store.create_import(b, &new).await, Err(StoreError::Conflict(_))), "another account's list");
+    let import = store.create_import(a, &new).await.expect("import");
+    assert_eq!((import.status.as_str(), import.review.as_str()), ("pending_review", "pending"));
+    let row = |line: i64, email: &str, attrs: &str| {
+        let e = addr(email);
+        ImportRow {
+            line,
+            email: e.as_str().into(),
+            email_norm: e.normalized(),
+            hash: SuppressionHash::of(&e).as_str().into(),
+            attributes: attrs.into(),
+            origin: "offline_form".into(),
+            evidence: json!({}),
+        }
+    };
+    let mut rows: Vec<ImportRow> =
+        (0..1200).map(|i| row(i + 2, &format!("p{i}@example.org"), r#"{"n":"1"}"#)).collect();
+    rows.push(row(1300, "old@example.org", r#"{"city":"Bonn"}"#));
+    rows.push(row(1301, "gone@example.org", "{}"));
+    let batch = ImportBatch {
+        rows,
+        rejections: vec![ImportRejection {
+            line: 1302,
+            address: "info@x.org".into(),
+            reason: "role_address".into(),
+            risky: true,
+        }],
+        byte_offset: 5000,
+        line: 1303,
+    };
+    let counts = store.apply_import_batch(&import, &batch).await.expect("apply");
+    assert_eq!((counts.imported, counts.merged, counts.rejected), (1200, 0, 3));
+    // The same batch again (a second worker with a stale view) is refused.
+    assert!(matches!(store.apply_import_batch(&import, &batch).await, Err(StoreError::Conflict(_))));
+    let now = store.get_import(a, import.id).await.expect("get").expect("exists");
+    assert_eq!((now.byte_offset, now.rows_done, now.imported, now.rejected, now.risky), (5000, 1203, 1200, 3, 1));
+    assert!(store.get_import(b, import.id).await.expect("get").is_none());
+    let reasons: Vec<String> =
+        store.import_rejections(a, import.id, 0, 10).await.expect("rejections").into_iter().map(|r| r.reason).collect();
+    assert_eq!(reasons, ["unsubscribed", "suppressed", "role_address"]);
+    assert!(store.import_rejections(b, import.id, 0, 10).await.expect("rejections").is_empty());
+    // The unsubscribed contact was not brought back, but its attributes merged.
+    let old = store.get_contact(a, existing.id).await.expect("get").expect("exists");
+    assert_eq!(old.attributes.get("city"), Some(&json!("Bonn")));
+    assert_eq!(store.subscriptions(a, existing.id).await.expect("subs")[0].status, SubscriptionStatus::Unsubscribed);
+    store.finish_import(import.id, "pending_review", "pending", None).await.expect("finish");
+    assert_eq!(store.imports_in_review(10).await.expect("queue").len(), 1);
+    assert!(store.decide_import(import.id, false, "bought").await.expect("reject"));
+    assert!(!store.decide_import(import.id, true, "").await.expect("not in review any more"));
+    assert!(store.find_contact(a, &addr("p7@example.org")).await.expect("find").is_none());
+    assert!(store.find_contact(a, &addr("old@example.org")).await.expect("find").is_some());
+    assert_eq!(store.list_contacts(a, None, 10_000).await.expect("contacts").len(), 1);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -395,6 +627,9 @@ contract!(
     suppressions_are_hashed_per_account,
     audit_log_is_newest_first_and_scoped,
     concurrent_writers_do_not_fail,
+    double_opt_in_flow_keeps_proof_and_never_downgrades,
+    unconfirmed_sign_ups_are_purged,
+    import_batches_apply_once_and_rejection_removes_new_contacts,
 );
 
 /// The database itself refuses to rewrite consent proof, whatever code runs.

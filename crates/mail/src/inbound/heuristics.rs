@@ -26,7 +26,10 @@ const BODY_MARKERS: &[(&str, &[&str])] = &[
     ("postfix", &["this is the mail system at host", "this is the postfix program"]),
     (
         "opensmtpd",
-        &["this is the mailer-daemon, please do not reply", "an error has occurred while attempting to deliver a message"],
+        &[
+            "this is the mailer-daemon, please do not reply",
+            "an error has occurred while attempting to deliver a message",
+        ],
     ),
     ("james", &["this is the james mail server"]),
     (
