@@ -118,7 +118,7 @@ impl Default for Config {
             disposable_deny: Vec::new(),
             trusted_proxies: Vec::new(),
             outbox: "outbox".into(),
-            mail_from: "Assent <assent@localhost>".into(),
+            mail_from: "Assent <assent@localhost.localdomain>".into(),
             resend_interval_secs: 600,
             unconfirmed_ttl_secs: 7 * 24 * 3600,
             signups_per_ip_per_minute: 20,

@@ -310,6 +310,9 @@ async fn serve(config: Config) -> Result<()> {
         import: config.import_config(),
         ..WebConfig::default()
     };
+    if assent_engine::message::parse_mailbox(&config.mail_from).is_none() {
+        bail!("mail_from {:?} is not a valid mailbox: use `Name <address@domain.tld>`", config.mail_from);
+    }
     let state = AppState::new(store.clone(), web, addresses, tokens.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();

@@ -512,6 +512,9 @@ fn code_reason(s: EnhancedStatus) -> Option<BounceReason> {
         (3, 3) => Content,
         (3, 4) => MessageTooBig,
         (4, 4) if s.class == 5 => HostUnknown,
+        // Deferrals "for policy reasons" without saying which: greylisting,
+        // throttling, a busy server. The wording decides; else temporary.
+        (7, 0) | (7, 1) if s.class == 4 => return None,
         (4, 5) => RateLimited,
         (4, 7) => Expired,
         (4, _) => NetworkError,
@@ -551,6 +554,23 @@ struct Rule {
 use BounceReason as R;
 
 const STRONG: &[Rule] = &[
+    // Trouble with our sender address is ours, however the rest reads
+    // ("Sender address rejected: Domain not found" is no unknown host of the
+    // recipient's).
+    Rule {
+        reason: R::Policy,
+        phrases: &[
+            "sender address rejected",
+            "sender rejected",
+            "sender denied",
+            "sender verify",
+            "sender domain",
+            "unverified sender",
+            "sender not allowed",
+            "sender is not allowed",
+            "not verified",
+        ],
+    },
     // "Host not found, try again" is Postfix's temporary DNS failure.
     Rule {
         reason: R::NetworkError,
@@ -783,6 +803,8 @@ const STRONG: &[Rule] = &[
             "not a valid recipient",
             "not a valid user",
             "not a valid mailbox",
+            "mailbox is not valid",
+            "recipient is not valid",
             "bad destination mailbox",
             "mailbox not found",
             "account not found",
@@ -825,6 +847,10 @@ const STRONG: &[Rule] = &[
             "n'existe pas",
             "introuvable",
             "usuario desconocido",
+            "usuário desconhecido",
+            "usuario desconhecido",
+            "destinatário desconhecido",
+            "não existe",
             "destinatario desconocido",
             "no existe",
             "utente sconosciuto",
@@ -992,10 +1018,6 @@ const STRONG: &[Rule] = &[
             "relaying disallowed",
             "rcpthosts",
             "administrative prohibition",
-            "sender address rejected",
-            "sender rejected",
-            "sender denied",
-            "sender verify",
             "not authorized",
             "unauthorized",
             "tls required",
@@ -1252,6 +1274,30 @@ mod tests {
     }
 
     #[test]
+    fn our_sender_problems_are_policy() {
+        assert_eq!(
+            c("5.1.8", Some(553), "<news@news.example>: Sender address rejected: Domain not found"),
+            (BounceClass::Policy, R::Policy)
+        );
+        assert_eq!(c("5.1.7", Some(553), ""), (BounceClass::Policy, R::Policy));
+        assert_eq!(
+            c("", Some(554), "Message rejected: Email address is not verified."),
+            (BounceClass::Policy, R::Policy)
+        );
+    }
+
+    #[test]
+    fn vague_transient_policy_deferrals_are_temporary() {
+        assert_eq!(c("4.7.0", Some(421), "Try again later, closing connection."), (BounceClass::Soft, R::Temporary));
+        assert_eq!(c("4.7.1", Some(450), ""), (BounceClass::Soft, R::Temporary));
+        assert_eq!(c("4.7.26", Some(421), ""), (BounceClass::Policy, R::AuthFailure));
+        assert_eq!(
+            c("4.7.0", Some(421), "[TSS04] deferred due to user complaints"),
+            (BounceClass::Policy, R::SpamBlock)
+        );
+    }
+
+    #[test]
     fn policy_codes_alert_the_operator() {
         for s in ["5.7.1", "5.7.26", "5.7.27", "5.7.515", "5.7.0", "5.7.606", "5.7.23", "5.7.750", "5.7.999"] {
             assert_eq!(classify(st(s), Some(550), "Message rejected").class, BounceClass::Policy, "{s}");
@@ -1370,6 +1416,7 @@ mod tests {
         assert_eq!(c("", Some(550), "Utilisateur inconnu"), (BounceClass::Hard, R::UserUnknown));
         assert_eq!(c("", Some(550), "BOÎTE PLEINE"), (BounceClass::Soft, R::MailboxFull));
         assert_eq!(c("", Some(550), "Usuario desconocido"), (BounceClass::Hard, R::UserUnknown));
+        assert_eq!(c("", Some(550), "Usuário desconhecido"), (BounceClass::Hard, R::UserUnknown));
         assert_eq!(c("", Some(550), "Utente sconosciuto"), (BounceClass::Hard, R::UserUnknown));
         assert_eq!(c("", Some(550), "Gebruiker onbekend"), (BounceClass::Hard, R::UserUnknown));
         assert_eq!(c("", Some(550), "Пользователь не найден"), (BounceClass::Hard, R::UserUnknown));

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod address;
 pub mod bounce;
+pub mod compliance;
 pub mod consent;
 pub mod disposable;
 pub mod ids;

@@ -4,9 +4,11 @@
 //! default), and housekeeping such as deleting sign-ups never confirmed.
 //! Campaign fan-out and delivery workers join it with their issue.
 
+pub mod campaign;
 pub mod confirmation;
 pub mod housekeeping;
 pub mod import;
+pub mod keys;
 pub mod message;
 pub mod outbox;
 pub mod transport;

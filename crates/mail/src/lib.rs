@@ -7,4 +7,5 @@
 
 pub mod html;
 pub mod inbound;
+pub mod outbound;
 pub mod token;

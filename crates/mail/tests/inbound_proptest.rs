@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use assent_domain::bounce::{BounceReason, EnhancedStatus, classify, classify_smtp_reply, clean_diagnostic};
+use assent_domain::bounce::{BounceReason, EnhancedStatus, Pairs, classify, classify_smtp_reply, clean_diagnostic};
 use assent_mail::inbound::{ReportKind, classify_file_json, parse_report};
 use proptest::prelude::*;
 
@@ -128,6 +128,15 @@ proptest! {
             let r = classify_smtp_reply(code, &text);
             prop_assert_eq!(r.is_some(), (400..600).contains(&code));
         }
+    }
+
+    /// The phrase prefilter never hides a phrase that is there.
+    #[test]
+    fn pair_filter_has_no_false_negatives(text in "\\PC{0,200}", a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>()) {
+        let idx: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        let (x, y) = (idx[a.index(idx.len())], idx[b.index(idx.len())]);
+        let sub = &text[x.min(y)..x.max(y)];
+        prop_assert!(Pairs::of(&text).may_contain(sub));
     }
 
     #[test]

@@ -12,12 +12,14 @@
 //! Every query that touches tenant data takes an [`AccountId`]: there is no
 //! method that reads another account's rows by id alone.
 
+mod campaigns;
 mod error;
 mod imports;
 mod migrate;
 mod model;
 mod postgres;
 mod repo;
+mod repo_campaigns;
 mod repo_imports;
 mod repo_signup;
 mod signup;
@@ -32,6 +34,7 @@ use assent_domain::{
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use campaigns::*;
 pub use imports::*;
 pub use model::*;
 pub use postgres::PgStore;
@@ -73,7 +76,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// The repository. One implementation per backend, one contract test suite
 /// for both (`tests/contract.rs`).
 #[async_trait]
-pub trait Store: Signups + Imports + Send + Sync + 'static {
+pub trait Store: Signups + Imports + Campaigns + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies the embedded migrations not yet applied. Safe to run from

@@ -101,3 +101,4 @@ impl PgStore {
 crate::repo::impl_store!(PgStore);
 crate::repo_signup::impl_signups!(PgStore);
 crate::repo_imports::impl_imports!(PgStore);
+crate::repo_campaigns::impl_campaigns!(PgStore);

@@ -22,6 +22,13 @@ pub(crate) fn suppression_reason(s: &str) -> Result<SuppressionReason> {
     SuppressionReason::parse(s).ok_or_else(|| corrupt("suppressions.reason", s))
 }
 
+/// The product category a purchase-origin consent is limited to.
+pub(crate) fn category_of(origin: &str, evidence: &serde_json::Value) -> Option<String> {
+    (origin == "purchase")
+        .then(|| evidence.get("product_category").and_then(serde_json::Value::as_str).map(|c| c.trim().to_lowercase()))
+        .flatten()
+}
+
 pub(crate) fn json_value(column: &'static str, s: &str) -> Result<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| corrupt(column, &e.to_string()))
 }
@@ -46,7 +53,7 @@ macro_rules! impl_store {
 
             use super::$ty;
             use crate::repo::{
-                account_status, json_object, json_value, subscription_status, suppression_reason, user_role,
+                account_status, category_of, json_object, json_value, subscription_status, suppression_reason, user_role,
             };
             use crate::*;
 
@@ -601,8 +608,8 @@ macro_rules! impl_store {
                         }
                         None => {
                             let row = sqlx::query(
-                                "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, $5)
+                                "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, address_hash)
+                                 VALUES ($1, $2, $3, $4, $5, $5, $6)
                                  RETURNING id, account_id, email, attributes, created_at, updated_at",
                             )
                             .bind(account.get())
@@ -610,6 +617,7 @@ macro_rules! impl_store {
                             .bind(&norm)
                             .bind(serde_json::Value::Object(attributes.clone()).to_string())
                             .bind(now)
+                            .bind(assent_domain::SuppressionHash::of(email).as_str())
                             .fetch_one(&mut *tx)
                             .await?;
                             (contact_from(&row)?, true)
@@ -688,8 +696,8 @@ macro_rules! impl_store {
                             // The list and contact must be this account's: the
                             // INSERT … SELECT finds nothing to insert otherwise.
                             sqlx::query(
-                                "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at)
-                                 SELECT $1, c.id, l.id, $4, $5, $6, $7, $7
+                                "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, category)
+                                 SELECT $1, c.id, l.id, $4, $5, $6, $7, $7, $8
                                  FROM contacts c, lists l
                                  WHERE c.account_id = $1 AND c.id = $2 AND l.account_id = $1 AND l.id = $3 AND l.deleted_at IS NULL
                                  ON CONFLICT (contact_id, list_id) DO NOTHING",
@@ -701,12 +709,13 @@ macro_rules! impl_store {
                             .bind(&put.origin)
                             .bind(&evidence)
                             .bind(now)
+                            .bind(category_of(&put.origin, &put.evidence))
                             .execute(&self.pool)
                             .await?
                         }
                         Some(expected) => {
                             sqlx::query(
-                                "UPDATE subscriptions SET status = $1, origin = $2, evidence = $3, updated_at = $4
+                                "UPDATE subscriptions SET status = $1, origin = $2, evidence = $3, updated_at = $4, category = $9
                                  WHERE account_id = $5 AND contact_id = $6 AND list_id = $7 AND status = $8",
                             )
                             .bind(put.status.as_str())
@@ -717,6 +726,7 @@ macro_rules! impl_store {
                             .bind(put.contact.get())
                             .bind(put.list.get())
                             .bind(expected.as_str())
+                            .bind(category_of(&put.origin, &put.evidence))
                             .execute(&self.pool)
                             .await?
                         }

@@ -51,7 +51,7 @@ macro_rules! impl_imports {
             use sqlx::Row;
 
             use super::$ty;
-            use crate::repo::{json_object, json_value, subscription_status};
+            use crate::repo::{category_of, json_object, json_value, subscription_status};
             use crate::repo_imports::{CHUNK, list, param, values};
             use crate::*;
 
@@ -229,9 +229,9 @@ macro_rules! impl_imports {
                     let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
                     for chunk in rows.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id)
+                            "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id, address_hash)
                              VALUES {} ON CONFLICT (account_id, email_norm) DO NOTHING RETURNING id, email_norm",
-                            values(P, 1, chunk.len(), 7)
+                            values(P, 1, chunk.len(), 8)
                         ));
                         let mut q = sqlx::query(sql);
                         for r in chunk {
@@ -242,7 +242,8 @@ macro_rules! impl_imports {
                                 .bind(&r.attributes)
                                 .bind(now)
                                 .bind(now)
-                                .bind(import.id);
+                                .bind(import.id)
+                                .bind(&r.hash);
                         }
                         for row in q.fetch_all(&mut *tx).await? {
                             ids.insert(row.try_get("email_norm")?, row.try_get("id")?);
@@ -325,7 +326,7 @@ macro_rules! impl_imports {
                                 Ok(Transition::To(next)) => {
                                     let evidence = evidence_of(import.id, r);
                                     sqlx::query(
-                                        "UPDATE subscriptions SET status = $1, origin = $2, evidence = $3, import_id = $4, updated_at = $5
+                                        "UPDATE subscriptions SET status = $1, origin = $2, evidence = $3, import_id = $4, updated_at = $5, category = $10
                                          WHERE account_id = $6 AND contact_id = $7 AND list_id = $8 AND status = $9",
                                     )
                                     .bind(next.as_str())
@@ -337,6 +338,7 @@ macro_rules! impl_imports {
                                     .bind(contact)
                                     .bind(import.list_id.get())
                                     .bind(current.as_str())
+                                    .bind(import.origin.as_deref().and_then(|o| category_of(o, &import.evidence)).or_else(|| category_of(&r.origin, &r.evidence)))
                                     .execute(&mut *tx)
                                     .await?;
                                     status.insert(contact, next);
@@ -350,11 +352,13 @@ macro_rules! impl_imports {
                     // Rows without evidence of their own (file-level consent)
                     // share one evidence text.
                     let shared_evidence = serde_json::json!({"import": import.id}).to_string();
+                    // A file-level purchase declaration names the category once.
+                    let category = import.origin.as_deref().and_then(|o| category_of(o, &import.evidence));
                     for chunk in inserts.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
-                            "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, import_id)
+                            "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, import_id, category)
                              VALUES {} ON CONFLICT (contact_id, list_id) DO NOTHING",
-                            values(P, 1, chunk.len(), 9)
+                            values(P, 1, chunk.len(), 10)
                         ));
                         let mut q = sqlx::query(sql);
                         for (contact, r) in chunk {
@@ -371,7 +375,8 @@ macro_rules! impl_imports {
                                 })
                                 .bind(now)
                                 .bind(now)
-                                .bind(import.id);
+                                .bind(import.id)
+                                .bind(category.clone().or_else(|| category_of(&r.origin, &r.evidence)));
                         }
                         counts.imported += q.execute(&mut *tx).await?.rows_affected() as i64;
                     }
@@ -473,7 +478,7 @@ macro_rules! impl_imports {
                         .await?;
                         sqlx::query(
                             "UPDATE contacts SET email = 'erased-' || id || '@erased.invalid', email_norm = 'erased:' || id,
-                                 attributes = '{}', updated_at = $2
+                                 attributes = '{}', updated_at = $2, address_hash = NULL
                              WHERE import_id = $1 AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = contacts.id)",
                         )
                         .bind(id)

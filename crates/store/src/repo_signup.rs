@@ -173,7 +173,7 @@ macro_rules! impl_signups {
             /// while the person's data goes.
             async fn anonymize(tx: &mut Tx, account: AccountId, contact: ContactId, now: i64) -> Result<()> {
                 sqlx::query(
-                    "UPDATE contacts SET email = $1, email_norm = $2, attributes = '{}', updated_at = $3
+                    "UPDATE contacts SET email = $1, email_norm = $2, attributes = '{}', updated_at = $3, address_hash = NULL
                      WHERE account_id = $4 AND id = $5",
                 )
                 .bind(format!("erased-{contact}@erased.invalid"))
@@ -333,14 +333,15 @@ macro_rules! impl_signups {
                         }
                         None => ContactId(
                             sqlx::query_scalar(
-                                "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                                "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, address_hash)
+                                 VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
                             )
                             .bind(account.get())
                             .bind(req.email.as_str())
                             .bind(&norm)
                             .bind(serde_json::Value::Object(req.attributes.clone()).to_string())
                             .bind(now)
+                            .bind(SuppressionHash::of(&req.email).as_str())
                             .fetch_one(&mut *tx)
                             .await?,
                         ),

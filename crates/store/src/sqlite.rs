@@ -93,3 +93,4 @@ impl SqliteStore {
 crate::repo::impl_store!(SqliteStore);
 crate::repo_signup::impl_signups!(SqliteStore);
 crate::repo_imports::impl_imports!(SqliteStore);
+crate::repo_campaigns::impl_campaigns!(SqliteStore);

@@ -1,0 +1,156 @@
+//! The repository of sending: sender domains with their (sealed) DKIM keys,
+//! campaigns with their send acceptance, and audience resolution — which
+//! contacts of the campaign's lists may be mailed, and why the others may
+//! not.
+
+use assent_domain::{AccountId, ListId};
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::Result;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SenderDomain {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub domain: String,
+    pub selector: String,
+    /// Sealed PKCS#8 keys; only the engine can open them.
+    #[serde(skip)]
+    pub rsa_key: String,
+    #[serde(skip)]
+    pub ed25519_key: String,
+    /// The DNS records to publish.
+    pub records: serde_json::Value,
+    pub verified_at: Option<i64>,
+    pub verified_by: Option<String>,
+    pub last_check: Option<serde_json::Value>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSenderDomain {
+    pub domain: String,
+    pub selector: String,
+    pub rsa_key: String,
+    pub ed25519_key: String,
+    pub records: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Campaign {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub name: String,
+    pub subject: String,
+    pub from_email: String,
+    pub from_name: String,
+    pub reply_to: Option<String>,
+    pub list_ids: Vec<ListId>,
+    pub filter: serde_json::Value,
+    pub html: String,
+    pub text: Option<String>,
+    /// The HTML with CSS inlined (done once, when saved).
+    #[serde(skip)]
+    pub html_inlined: String,
+    /// Set when the campaign advertises a product category: purchase-origin
+    /// contacts of that category may then receive it.
+    pub product_category: Option<String>,
+    pub status: String,
+    pub scheduled_at: Option<i64>,
+    pub accepted_by: Option<String>,
+    pub accepted_at: Option<i64>,
+    pub accepted_ip: Option<String>,
+    pub guidelines_version: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub pause_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The editable part of a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignDraft {
+    pub name: String,
+    pub subject: String,
+    pub from_email: String,
+    pub from_name: String,
+    pub reply_to: Option<String>,
+    pub list_ids: Vec<ListId>,
+    pub filter: serde_json::Value,
+    pub html: String,
+    pub text: Option<String>,
+    pub html_inlined: String,
+    pub product_category: Option<String>,
+}
+
+/// The send acceptance (PRODUCT.md rule 6): who, when, from where, which
+/// guidelines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acceptance {
+    pub by: String,
+    pub ip: Option<String>,
+    pub guidelines_version: String,
+    /// When to start; now or later.
+    pub start_at: i64,
+}
+
+/// Audience counts before sending.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AudienceCounts {
+    /// Distinct contacts on the campaign's lists.
+    pub total: i64,
+    /// May be mailed (before the role and attribute checks done per contact).
+    pub eligible: i64,
+    pub not_confirmed: i64,
+    pub suppressed: i64,
+    pub import_not_approved: i64,
+    pub purchase_category: i64,
+}
+
+/// One contact that may be mailed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudienceMember {
+    pub contact: i64,
+    pub list: ListId,
+    pub email: String,
+    pub attributes: String,
+    pub origin: String,
+}
+
+#[async_trait]
+pub trait Campaigns: Send + Sync {
+    async fn create_sender_domain(&self, account: AccountId, new: &NewSenderDomain) -> Result<SenderDomain>;
+    async fn list_sender_domains(&self, account: AccountId) -> Result<Vec<SenderDomain>>;
+    async fn get_sender_domain(&self, account: AccountId, id: i64) -> Result<Option<SenderDomain>>;
+    /// The account's verified sender domain with this name, if any.
+    async fn verified_domain(&self, account: AccountId, domain: &str) -> Result<Option<SenderDomain>>;
+    /// Records a DNS check; `verified_by` marks the domain verified.
+    async fn record_domain_check(&self, account: AccountId, id: i64, check: &serde_json::Value, verified_by: Option<&str>) -> Result<()>;
+
+    async fn create_campaign(&self, account: AccountId, draft: &CampaignDraft) -> Result<Campaign>;
+    async fn get_campaign(&self, account: AccountId, id: i64) -> Result<Option<Campaign>>;
+    async fn list_campaigns(&self, account: AccountId, limit: i64) -> Result<Vec<Campaign>>;
+    /// Replaces the draft; only while the campaign is a draft or scheduled
+    /// (a scheduled campaign goes back to draft: its acceptance was for the
+    /// old content). `false` otherwise.
+    async fn update_campaign(&self, account: AccountId, id: i64, draft: &CampaignDraft) -> Result<bool>;
+    /// Records the acceptance and schedules the campaign (draft → scheduled).
+    async fn accept_campaign(&self, account: AccountId, id: i64, acceptance: &Acceptance) -> Result<bool>;
+    /// Compare-and-set of the status; `reason` is kept for pauses.
+    async fn set_campaign_status(&self, account: AccountId, id: i64, from: &[&str], to: &str, reason: Option<&str>) -> Result<bool>;
+    /// Scheduled campaigns whose time has come, any account.
+    async fn due_campaigns(&self, now_ms: i64, limit: i64) -> Result<Vec<Campaign>>;
+
+    async fn audience_counts(&self, account: AccountId, lists: &[ListId], product_category: Option<&str>) -> Result<AudienceCounts>;
+    /// Eligible contacts with id greater than `after`, in id order.
+    async fn audience_page(
+        &self,
+        account: AccountId,
+        lists: &[ListId],
+        product_category: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AudienceMember>>;
+}

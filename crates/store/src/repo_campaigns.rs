@@ -1,0 +1,355 @@
+//! Queries of sender domains, campaigns and audiences, written once for
+//! both backends (see `repo.rs`).
+
+use assent_domain::ListId;
+
+/// The conditions under which one subscription row makes its contact
+/// mailable, as SQL over `s` (subscriptions), `i` (imports, left-joined)
+/// and the product category parameter `cat`.
+pub(crate) fn approved_sql() -> &'static str {
+    "(s.import_id IS NULL OR i.review IN ('not_required', 'approved'))"
+}
+
+pub(crate) fn category_sql(cat: &str) -> String {
+    format!("(s.origin <> 'purchase' OR s.category = {cat})")
+}
+
+pub(crate) fn in_list(start: usize, lists: &[ListId]) -> String {
+    (start..start + lists.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(",")
+}
+
+macro_rules! impl_campaigns {
+    ($ty:ident) => {
+        mod campaigns_impl {
+            use assent_domain::{AccountId, ListId};
+            use async_trait::async_trait;
+            use sqlx::Row;
+
+            use super::$ty;
+            use crate::repo::json_value;
+            use crate::repo_campaigns::{approved_sql, category_sql, in_list};
+            use crate::repo_signup::{list_ids_json, parse_list_ids};
+            use crate::*;
+
+            const DOMAIN_COLUMNS: &str =
+                "id, account_id, domain, selector, rsa_key, ed25519_key, records, verified_at, verified_by, last_check, created_at";
+            const CAMPAIGN_COLUMNS: &str = "id, account_id, name, subject, from_email, from_name, reply_to, list_ids, filter, html,
+                text, html_inlined, product_category, status, scheduled_at, accepted_by, accepted_at, accepted_ip,
+                guidelines_version, started_at, finished_at, pause_reason, created_at, updated_at";
+
+            fn domain_from<R: Row>(r: &R) -> Result<SenderDomain>
+            where
+                for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'a> &'a str: sqlx::ColumnIndex<R>,
+            {
+                let last: Option<String> = r.try_get("last_check")?;
+                Ok(SenderDomain {
+                    id: r.try_get("id")?,
+                    account_id: AccountId(r.try_get("account_id")?),
+                    domain: r.try_get("domain")?,
+                    selector: r.try_get("selector")?,
+                    rsa_key: r.try_get("rsa_key")?,
+                    ed25519_key: r.try_get("ed25519_key")?,
+                    records: json_value("sender_domains.records", &r.try_get::<String, _>("records")?)?,
+                    verified_at: r.try_get("verified_at")?,
+                    verified_by: r.try_get("verified_by")?,
+                    last_check: last.map(|l| json_value("sender_domains.last_check", &l)).transpose()?,
+                    created_at: r.try_get("created_at")?,
+                })
+            }
+
+            fn campaign_from<R: Row>(r: &R) -> Result<Campaign>
+            where
+                for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+                for<'a> &'a str: sqlx::ColumnIndex<R>,
+            {
+                Ok(Campaign {
+                    id: r.try_get("id")?,
+                    account_id: AccountId(r.try_get("account_id")?),
+                    name: r.try_get("name")?,
+                    subject: r.try_get("subject")?,
+                    from_email: r.try_get("from_email")?,
+                    from_name: r.try_get("from_name")?,
+                    reply_to: r.try_get("reply_to")?,
+                    list_ids: parse_list_ids("campaigns.list_ids", &r.try_get::<String, _>("list_ids")?)?,
+                    filter: json_value("campaigns.filter", &r.try_get::<String, _>("filter")?)?,
+                    html: r.try_get("html")?,
+                    text: r.try_get("text")?,
+                    html_inlined: r.try_get("html_inlined")?,
+                    product_category: r.try_get("product_category")?,
+                    status: r.try_get("status")?,
+                    scheduled_at: r.try_get("scheduled_at")?,
+                    accepted_by: r.try_get("accepted_by")?,
+                    accepted_at: r.try_get("accepted_at")?,
+                    accepted_ip: r.try_get("accepted_ip")?,
+                    guidelines_version: r.try_get("guidelines_version")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                    pause_reason: r.try_get("pause_reason")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            }
+
+            fn category(c: Option<&str>) -> Option<String> {
+                c.map(|c| c.trim().to_lowercase()).filter(|c| !c.is_empty())
+            }
+
+            #[async_trait]
+            impl Campaigns for $ty {
+                async fn create_sender_domain(&self, account: AccountId, new: &NewSenderDomain) -> Result<SenderDomain> {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO sender_domains (account_id, domain, selector, rsa_key, ed25519_key, records, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {DOMAIN_COLUMNS}"
+                    ));
+                    let row = sqlx::query(sql)
+                        .bind(account.get())
+                        .bind(&new.domain)
+                        .bind(&new.selector)
+                        .bind(&new.rsa_key)
+                        .bind(&new.ed25519_key)
+                        .bind(new.records.to_string())
+                        .bind(now_ms())
+                        .fetch_one(&self.pool)
+                        .await?;
+                    domain_from(&row)
+                }
+
+                async fn list_sender_domains(&self, account: AccountId) -> Result<Vec<SenderDomain>> {
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT {DOMAIN_COLUMNS} FROM sender_domains WHERE account_id = $1 ORDER BY id"));
+                    let rows = sqlx::query(sql).bind(account.get()).fetch_all(&self.pool).await?;
+                    rows.iter().map(domain_from).collect()
+                }
+
+                async fn get_sender_domain(&self, account: AccountId, id: i64) -> Result<Option<SenderDomain>> {
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT {DOMAIN_COLUMNS} FROM sender_domains WHERE account_id = $1 AND id = $2"));
+                    let row = sqlx::query(sql).bind(account.get()).bind(id).fetch_optional(&self.pool).await?;
+                    row.as_ref().map(domain_from).transpose()
+                }
+
+                async fn verified_domain(&self, account: AccountId, domain: &str) -> Result<Option<SenderDomain>> {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT {DOMAIN_COLUMNS} FROM sender_domains WHERE account_id = $1 AND domain = $2 AND verified_at IS NOT NULL"
+                    ));
+                    let row = sqlx::query(sql).bind(account.get()).bind(domain.to_ascii_lowercase()).fetch_optional(&self.pool).await?;
+                    row.as_ref().map(domain_from).transpose()
+                }
+
+                async fn record_domain_check(&self, account: AccountId, id: i64, check: &serde_json::Value, verified_by: Option<&str>) -> Result<()> {
+                    let now = now_ms();
+                    sqlx::query(
+                        "UPDATE sender_domains SET last_check = $1,
+                             verified_at = CASE WHEN $2 IS NULL THEN verified_at ELSE $3 END,
+                             verified_by = COALESCE($2, verified_by)
+                         WHERE account_id = $4 AND id = $5",
+                    )
+                    .bind(check.to_string())
+                    .bind(verified_by)
+                    .bind(now)
+                    .bind(account.get())
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn create_campaign(&self, account: AccountId, d: &CampaignDraft) -> Result<Campaign> {
+                    let now = now_ms();
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO campaigns (account_id, name, subject, from_email, from_name, reply_to, list_ids, filter, html,
+                             text, html_inlined, product_category, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $13) RETURNING {CAMPAIGN_COLUMNS}"
+                    ));
+                    let row = sqlx::query(sql)
+                        .bind(account.get())
+                        .bind(&d.name)
+                        .bind(&d.subject)
+                        .bind(&d.from_email)
+                        .bind(&d.from_name)
+                        .bind(&d.reply_to)
+                        .bind(list_ids_json(&d.list_ids))
+                        .bind(d.filter.to_string())
+                        .bind(&d.html)
+                        .bind(&d.text)
+                        .bind(&d.html_inlined)
+                        .bind(category(d.product_category.as_deref()))
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    campaign_from(&row)
+                }
+
+                async fn get_campaign(&self, account: AccountId, id: i64) -> Result<Option<Campaign>> {
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = $1 AND id = $2"));
+                    let row = sqlx::query(sql).bind(account.get()).bind(id).fetch_optional(&self.pool).await?;
+                    row.as_ref().map(campaign_from).transpose()
+                }
+
+                async fn list_campaigns(&self, account: AccountId, limit: i64) -> Result<Vec<Campaign>> {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE account_id = $1 ORDER BY id DESC LIMIT $2"
+                    ));
+                    let rows = sqlx::query(sql).bind(account.get()).bind(limit).fetch_all(&self.pool).await?;
+                    rows.iter().map(campaign_from).collect()
+                }
+
+                async fn update_campaign(&self, account: AccountId, id: i64, d: &CampaignDraft) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE campaigns SET name = $1, subject = $2, from_email = $3, from_name = $4, reply_to = $5, list_ids = $6,
+                             filter = $7, html = $8, text = $9, html_inlined = $10, product_category = $11, updated_at = $12,
+                             status = 'draft', scheduled_at = NULL, accepted_by = NULL, accepted_at = NULL, accepted_ip = NULL,
+                             guidelines_version = NULL
+                         WHERE account_id = $13 AND id = $14 AND status IN ('draft', 'scheduled')",
+                    )
+                    .bind(&d.name)
+                    .bind(&d.subject)
+                    .bind(&d.from_email)
+                    .bind(&d.from_name)
+                    .bind(&d.reply_to)
+                    .bind(list_ids_json(&d.list_ids))
+                    .bind(d.filter.to_string())
+                    .bind(&d.html)
+                    .bind(&d.text)
+                    .bind(&d.html_inlined)
+                    .bind(category(d.product_category.as_deref()))
+                    .bind(now_ms())
+                    .bind(account.get())
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn accept_campaign(&self, account: AccountId, id: i64, a: &Acceptance) -> Result<bool> {
+                    let done = sqlx::query(
+                        "UPDATE campaigns SET status = 'scheduled', scheduled_at = $1, accepted_by = $2, accepted_at = $3,
+                             accepted_ip = $4, guidelines_version = $5, updated_at = $3
+                         WHERE account_id = $6 AND id = $7 AND status = 'draft'",
+                    )
+                    .bind(a.start_at)
+                    .bind(&a.by)
+                    .bind(now_ms())
+                    .bind(&a.ip)
+                    .bind(&a.guidelines_version)
+                    .bind(account.get())
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_campaign_status(&self, account: AccountId, id: i64, from: &[&str], to: &str, reason: Option<&str>) -> Result<bool> {
+                    let now = now_ms();
+                    let placeholders = (0..from.len()).map(|i| format!("${}", i + 7)).collect::<Vec<_>>().join(",");
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "UPDATE campaigns SET status = $1, pause_reason = $2, updated_at = $3,
+                             started_at = CASE WHEN $1 = 'sending' THEN COALESCE(started_at, $3) ELSE started_at END,
+                             finished_at = CASE WHEN $1 IN ('sent', 'cancelled') THEN $3 ELSE finished_at END
+                         WHERE account_id = $4 AND id = $5 AND status <> $6 AND status IN ({placeholders})"
+                    ));
+                    let mut q = sqlx::query(sql).bind(to).bind(reason).bind(now).bind(account.get()).bind(id).bind(to);
+                    for f in from {
+                        q = q.bind(*f);
+                    }
+                    Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+                }
+
+                async fn due_campaigns(&self, now: i64, limit: i64) -> Result<Vec<Campaign>> {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at LIMIT $2"
+                    ));
+                    let rows = sqlx::query(sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+                    rows.iter().map(campaign_from).collect()
+                }
+
+                async fn audience_counts(&self, account: AccountId, lists: &[ListId], cat: Option<&str>) -> Result<AudienceCounts> {
+                    if lists.is_empty() {
+                        return Ok(AudienceCounts::default());
+                    }
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "WITH per AS (
+                           SELECT s.contact_id AS id,
+                             MAX(CASE WHEN s.status = 'confirmed' THEN 1 ELSE 0 END) AS confirmed,
+                             MAX(CASE WHEN s.status = 'confirmed' AND {approved} THEN 1 ELSE 0 END) AS approved,
+                             MAX(CASE WHEN s.status = 'confirmed' AND {approved} AND {category} THEN 1 ELSE 0 END) AS ok
+                           FROM subscriptions s LEFT JOIN imports i ON i.id = s.import_id
+                           WHERE s.account_id = $1 AND s.list_id IN ({lists})
+                           GROUP BY s.contact_id)
+                         SELECT COUNT(*) AS total,
+                           COALESCE(SUM(CASE WHEN p.ok = 1 AND x.address_hash IS NULL THEN 1 ELSE 0 END), 0) AS eligible,
+                           COALESCE(SUM(CASE WHEN p.confirmed = 0 THEN 1 ELSE 0 END), 0) AS not_confirmed,
+                           COALESCE(SUM(CASE WHEN p.confirmed = 1 AND x.address_hash IS NOT NULL THEN 1 ELSE 0 END), 0) AS suppressed,
+                           COALESCE(SUM(CASE WHEN p.confirmed = 1 AND x.address_hash IS NULL AND p.approved = 0 THEN 1 ELSE 0 END), 0) AS import_not_approved,
+                           COALESCE(SUM(CASE WHEN p.approved = 1 AND x.address_hash IS NULL AND p.ok = 0 THEN 1 ELSE 0 END), 0) AS purchase_category
+                         FROM per p JOIN contacts c ON c.id = p.id
+                         LEFT JOIN suppressions x ON x.account_id = c.account_id AND x.address_hash = c.address_hash",
+                        approved = approved_sql(),
+                        category = category_sql("$2"),
+                        lists = in_list(3, lists),
+                    ));
+                    let mut q = sqlx::query(sql).bind(account.get()).bind(category(cat));
+                    for l in lists {
+                        q = q.bind(l.get());
+                    }
+                    let r = q.fetch_one(&self.pool).await?;
+                    Ok(AudienceCounts {
+                        total: r.try_get("total")?,
+                        eligible: r.try_get("eligible")?,
+                        not_confirmed: r.try_get("not_confirmed")?,
+                        suppressed: r.try_get("suppressed")?,
+                        import_not_approved: r.try_get("import_not_approved")?,
+                        purchase_category: r.try_get("purchase_category")?,
+                    })
+                }
+
+                async fn audience_page(
+                    &self,
+                    account: AccountId,
+                    lists: &[ListId],
+                    cat: Option<&str>,
+                    after: i64,
+                    limit: i64,
+                ) -> Result<Vec<AudienceMember>> {
+                    if lists.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT c.id, MIN(s.list_id) AS list_id, c.email, c.attributes, MIN(s.origin) AS origin
+                         FROM subscriptions s JOIN contacts c ON c.id = s.contact_id LEFT JOIN imports i ON i.id = s.import_id
+                         WHERE s.account_id = $1 AND s.list_id IN ({lists}) AND s.contact_id > $3 AND s.status = 'confirmed'
+                           AND {approved} AND {category}
+                           AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.account_id = $1 AND x.address_hash = c.address_hash)
+                         GROUP BY c.id, c.email, c.attributes ORDER BY c.id LIMIT $4",
+                        approved = approved_sql(),
+                        category = category_sql("$2"),
+                        lists = in_list(5, lists),
+                    ));
+                    let mut q = sqlx::query(sql).bind(account.get()).bind(category(cat)).bind(after).bind(limit);
+                    for l in lists {
+                        q = q.bind(l.get());
+                    }
+                    let rows = q.fetch_all(&self.pool).await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(AudienceMember {
+                                contact: r.try_get("id")?,
+                                list: ListId(r.try_get("list_id")?),
+                                email: r.try_get("email")?,
+                                attributes: r.try_get("attributes")?,
+                                origin: r.try_get("origin")?,
+                            })
+                        })
+                        .collect()
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_campaigns;
