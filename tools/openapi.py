@@ -166,6 +166,45 @@ paths.update({
     "/api/v1/operator/imports": {"get": op("Imports waiting for review (operator)", ok("imports", {"type": "object", "properties": {"imports": {"type": "array", "items": ref("Import")}}}), "operator",
         params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
 })
+schemas["SenderDomain"] = {"type": "object", "required": ["id", "domain", "verified", "records"], "properties": {
+    "id": {"type": "integer"}, "domain": text, "verified": {"type": "boolean"}, "verified_at": nullable_text, "verified_by": nullable_text,
+    "records": {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string", "enum": ["TXT", "MX", "CNAME"]}, "name": text, "value": text, "purpose": text}}},
+    "last_check": {}}}
+schemas["CampaignBody"] = {"type": "object", "additionalProperties": False, "required": ["name", "subject", "from_email", "list_ids", "html"], "properties": {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200}, "subject": text, "from_email": text, "from_name": text, "reply_to": nullable_text,
+    "list_ids": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "integer"}}, "html": text, "text": nullable_text,
+    "product_category": {"type": ["string", "null"], "description": "the campaign advertises this product category (purchase-origin contacts of it receive it)"}}}
+counts = {"type": "object", "properties": {k: {"type": "integer"} for k in ["total", "queued", "sent", "deferred", "bounced", "failed", "skipped"]}}
+schemas["Campaign"] = {"type": "object", "required": ["id", "status", "counts"], "properties": {
+    "id": {"type": "integer"}, "name": text, "subject": text, "from_email": text, "list_ids": {"type": "array", "items": {"type": "integer"}},
+    "status": {"type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
+    "acceptance": {"type": ["object", "null"]}, "audience": {"type": "object"}, "counts": counts}}
+preflight = {"type": "object", "required": ["ok", "failures"], "properties": {"ok": {"type": "boolean"}, "failures": {"type": "array", "items": {"type": "object", "properties": {"code": text, "message": text}}}}}
+send_body = body({"type": "object", "additionalProperties": False, "required": ["accept_guidelines", "guidelines_version"], "properties": {
+    "accept_guidelines": {"type": "boolean", "const": True}, "guidelines_version": text, "send_at": {"type": "string", "format": "date-time"}}})
+cid = ID("campaign")
+paths.update({
+    "/api/v1/guidelines": {"get": {"summary": "The anti-spam guidelines accepted before each send", "tags": ["campaigns"], "security": [],
+        "responses": {"200": {"description": "guidelines", "content": {"application/json": {"schema": {"type": "object", "properties": {"version": text, "text": text}}}}}}}},
+    "/api/v1/sender-domains": {
+        "post": op("Add a sender domain: generates RSA-2048 and Ed25519 DKIM keys and returns the DNS records to publish", ok("created", ref("SenderDomain"), "201"), "sender-domains",
+            body({"type": "object", "additionalProperties": False, "required": ["domain"], "properties": {"domain": text}}), extra_errors=("409",)),
+        "get": op("The account's sender domains", ok("domains", {"type": "object", "properties": {"sender_domains": {"type": "array", "items": ref("SenderDomain")}}}), "sender-domains")},
+    "/api/v1/sender-domains/{id}": {"get": op("One sender domain", ok("domain", ref("SenderDomain")), "sender-domains", params=ID("sender domain"), extra_errors=("404",))},
+    "/api/v1/sender-domains/{id}/verify": {"post": op("Check the DNS records (the operator may verify by hand with force + reason)", ok("domain", ref("SenderDomain")), "sender-domains",
+        body({"type": "object", "additionalProperties": False, "properties": {"force": {"type": "boolean"}, "reason": text}}, False), ID("sender domain"), extra_errors=("404",))},
+    "/api/v1/campaigns": {
+        "post": op("Create a campaign draft (templates are checked and CSS-inlined)", ok("created", ref("Campaign"), "201"), "campaigns", body(ref("CampaignBody"))),
+        "get": op("The account's campaigns", ok("campaigns", {"type": "object", "properties": {"campaigns": {"type": "array", "items": ref("Campaign")}}}), "campaigns")},
+    "/api/v1/campaigns/{id}": {
+        "get": op("A campaign with audience, progress counts and history", ok("campaign", ref("Campaign")), "campaigns", params=cid, extra_errors=("404",)),
+        "patch": op("Change a draft or scheduled campaign (a scheduled one returns to draft)", ok("campaign", ref("Campaign")), "campaigns", body(ref("CampaignBody")), cid, extra_errors=("404", "409"))},
+    "/api/v1/campaigns/{id}/preflight": {"post": op("The compliance report: every failed rule with a message", ok("report", preflight), "campaigns", params=cid, extra_errors=("404",))},
+    "/api/v1/campaigns/{id}/test": {"post": op("Test send to the account's own addresses", ok("sent", {"type": "object"}), "campaigns",
+        body({"type": "object", "additionalProperties": False, "required": ["emails"], "properties": {"emails": {"type": "array", "minItems": 1, "maxItems": 10, "items": text}}}), cid, extra_errors=("404", "502", "503"))},
+    "/api/v1/campaigns/{id}/send": {"post": op("Send (or schedule with send_at) after accepting the current guidelines; 422 with the preflight failures while any remain", ok("scheduled", ref("Campaign"), "202"), "campaigns", send_body, cid, extra_errors=("404", "409"))},
+    **{f"/api/v1/campaigns/{{id}}/{a}": {"post": op(f"{a.capitalize()} a campaign", ok("campaign", ref("Campaign")), "campaigns", params=cid, extra_errors=("404", "409"))} for a in ["pause", "resume", "cancel"]},
+})
 html = lambda d: {"description": d, "content": {"text/html": {"schema": text}}}
 token = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}]
 formid = [{"name": "form", "in": "path", "required": True, "schema": text}]

@@ -60,6 +60,17 @@ pub struct Config {
     pub import_review_rows: i64,
     /// Imports with a larger share of invalid, role and disposable addresses need review.
     pub import_review_risky_ratio: f64,
+    /// File holding the master key (64 hex characters) that seals DKIM keys
+    /// at rest; created on first start when missing. Back it up.
+    pub master_key_file: String,
+    /// The master key itself, instead of a file (e.g. from a secret store).
+    pub master_key: Option<String>,
+    /// SPF mechanism every sender domain must publish.
+    pub spf_mechanism: String,
+    /// Host receiving bounces: the MX of each sender domain's bounce subdomain.
+    pub bounce_mx: String,
+    /// Nameserver (host:port) for checking sender domains; default the system's.
+    pub dns_resolver: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -86,6 +97,11 @@ const KEYS: &[&str] = &[
     "import_review_bytes",
     "import_review_rows",
     "import_review_risky_ratio",
+    "master_key_file",
+    "master_key",
+    "spf_mechanism",
+    "bounce_mx",
+    "dns_resolver",
 ];
 
 /// Lists may be written as TOML arrays or, handier in the environment, as
@@ -129,6 +145,11 @@ impl Default for Config {
             import_review_bytes: 50 * 1024 * 1024,
             import_review_rows: 250_000,
             import_review_risky_ratio: 0.05,
+            master_key_file: "assent.key".into(),
+            master_key: None,
+            spf_mechanism: "a:mail.assent.invalid".into(),
+            bounce_mx: "mail.assent.invalid".into(),
+            dns_resolver: None,
         }
     }
 }
@@ -146,6 +167,8 @@ pub struct Overrides {
     pub roles: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_resolver: Option<String>,
 }
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {
@@ -179,4 +202,47 @@ impl Config {
                 .with_overrides(self.disposable_allow.clone(), self.disposable_deny.clone()),
         }
     }
+}
+
+impl Config {
+    /// The master key: given directly, read from its file, or created in
+    /// the file on first start.
+    pub fn secret_box(&self) -> anyhow::Result<assent_engine::keys::SecretBox> {
+        use anyhow::Context;
+        if let Some(k) = &self.master_key {
+            return assent_engine::keys::SecretBox::from_hex(k).context("master_key");
+        }
+        let path = std::path::Path::new(&self.master_key_file);
+        if !path.exists() {
+            let key = assent_engine::keys::SecretBox::generate_hex()?;
+            write_private(path, &key)
+                .with_context(|| format!("cannot create the master key file {}", path.display()))?;
+            tracing::warn!(file = %path.display(), "created a new master key; back it up — without it the DKIM keys cannot be used");
+        }
+        let hex = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+        assent_engine::keys::SecretBox::from_hex(&hex)
+            .with_context(|| format!("the master key file {} is damaged", path.display()))
+    }
+
+    pub fn dns_resolver(&self) -> anyhow::Result<Option<std::net::SocketAddr>> {
+        use anyhow::Context;
+        self.dns_resolver
+            .as_deref()
+            .map(|r| r.parse().context("dns_resolver must be host:port, e.g. 127.0.0.1:53"))
+            .transpose()
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(content.as_bytes())
 }

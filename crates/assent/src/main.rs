@@ -28,6 +28,9 @@ struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true)]
     log_format: Option<String>,
+    /// Nameserver (host:port) for checking sender domains' DNS records.
+    #[arg(long, global = true)]
+    dns_resolver: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,21 +311,27 @@ async fn serve(config: Config) -> Result<()> {
         import_dir: PathBuf::from(&config.import_dir),
         max_import_bytes: config.max_import_bytes,
         import: config.import_config(),
+        spf_mechanism: config.spf_mechanism.clone(),
+        bounce_mx: config.bounce_mx.clone(),
+        dns_resolver: config.dns_resolver()?,
         ..WebConfig::default()
     };
     if assent_engine::message::parse_mailbox(&config.mail_from).is_none() {
         bail!("mail_from {:?} is not a valid mailbox: use `Name <address@domain.tld>`", config.mail_from);
     }
-    let state = AppState::new(store.clone(), web, addresses, tokens.clone());
+    let secrets = Arc::new(config.secret_box()?);
+    let mut state = AppState::new(store.clone(), web, addresses, tokens.clone(), secrets.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
     if worker_role {
         let maildir = assent_engine::Maildir::new(&config.outbox)
             .with_context(|| format!("cannot create the outbox maildir {}", config.outbox))?;
         tracing::info!(outbox = %maildir.dir().display(), "outgoing mail goes to the maildir outbox");
+        let transport: Arc<dyn assent_engine::Transport> = Arc::new(maildir);
+        state.transport = Some(transport.clone());
         let outbox = assent_engine::Outbox {
             store: store.clone(),
-            transport: Arc::new(maildir),
+            transport,
             mailer: assent_engine::ConfirmationMailer {
                 store: store.clone(),
                 tokens: tokens.clone(),

@@ -28,8 +28,11 @@ async fn serve_prints_a_token_on_first_start_and_stops_on_sigterm() {
     let db = TempDb::new();
     let port = free_port();
     let http = format!("127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(assent_test_support::unique_name("assent_serve"));
+    std::fs::create_dir_all(&dir).expect("dir");
     let mut child = Command::new(BIN)
         .args(["serve", "--database-url", &db.url(), "--http", &http, "--log-format", "json"])
+        .current_dir(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -74,6 +77,16 @@ async fn serve_prints_a_token_on_first_start_and_stops_on_sigterm() {
     let (ok, out, err) = run(&["account", "list"], &db);
     assert!(ok, "{err}");
     assert!(out.contains("\"pending_audit\""), "{out}");
+    // First start created the master key (owner-only) and the outbox.
+    let key = dir.join("assent.key");
+    assert_eq!(std::fs::read_to_string(&key).expect("master key").trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777, 0o600);
+    }
+    assert!(dir.join("outbox/new").is_dir());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -93,18 +93,26 @@ pub fn check(f: &Facts<'_>) -> Vec<Failure> {
         )),
         Some(_) => {
             let html_text = visible_text(f.html);
-            let missing_html: Vec<&str> = f.imprint_parts.iter().copied().filter(|p| !contains_loose(&html_text, p)).collect();
-            let missing_text: Vec<&str> = f.imprint_parts.iter().copied().filter(|p| !contains_loose(f.text, p)).collect();
+            let missing_html: Vec<&str> =
+                f.imprint_parts.iter().copied().filter(|p| !contains_loose(&html_text, p)).collect();
+            let missing_text: Vec<&str> =
+                f.imprint_parts.iter().copied().filter(|p| !contains_loose(f.text, p)).collect();
             if !missing_html.is_empty() {
                 out.push(Failure::new(
                     "imprint_missing_html",
-                    format!("the HTML part lacks the imprint ({}); add {{{{ imprint }}}} to it", missing_html.join(", ")),
+                    format!(
+                        "the HTML part lacks the imprint ({}); add {{{{ imprint }}}} to it",
+                        missing_html.join(", ")
+                    ),
                 ));
             }
             if !missing_text.is_empty() {
                 out.push(Failure::new(
                     "imprint_missing_text",
-                    format!("the text part lacks the imprint ({}); add {{{{ imprint }}}} to it", missing_text.join(", ")),
+                    format!(
+                        "the text part lacks the imprint ({}); add {{{{ imprint }}}} to it",
+                        missing_text.join(", ")
+                    ),
                 ));
             }
         }
@@ -266,10 +274,7 @@ mod tests {
             (Facts { subject: "RE: your order", ..good(HTML, TEXT) }, "subject_disguised"),
             (Facts { imprint_text: None, ..good(HTML, TEXT) }, "imprint_incomplete"),
             (Facts { audience: 0, ..good(HTML, TEXT) }, "audience_empty"),
-            (
-                Facts { render_errors: &errors, ..good(HTML, TEXT) },
-                "render_error",
-            ),
+            (Facts { render_errors: &errors, ..good(HTML, TEXT) }, "render_error"),
         ];
         for (facts, code) in cases {
             assert_eq!(codes(&facts), vec![code]);
@@ -284,7 +289,10 @@ mod tests {
         assert_eq!(codes(&good(&HTML.replace("Main St 1", ""), TEXT)), vec!["imprint_missing_html"]);
         assert_eq!(codes(&good(HTML, &TEXT.replace("Main St 1", ""))), vec!["imprint_missing_text"]);
         // The imprint hidden in a style element does not count.
-        let in_style = HTML.replace("<p>Shop GmbH<br>Main St 1<br>10115 Berlin</p>", "<style>Shop GmbH Main St 1 10115 Berlin</style>");
+        let in_style = HTML.replace(
+            "<p>Shop GmbH<br>Main St 1<br>10115 Berlin</p>",
+            "<style>Shop GmbH Main St 1 10115 Berlin</style>",
+        );
         assert_eq!(codes(&good(&in_style, TEXT)), vec!["imprint_missing_html"]);
         let purchase = Facts {
             needs_objection_notice: true,

@@ -178,9 +178,10 @@ impl Prepared {
     }
 
     pub fn preferences_url(&self, contact: i64) -> String {
-        let t = self
-            .tokens
-            .sign(Purpose::Preferences, Claims { account: self.account().get(), subject: contact, nonce: 0, expires: 0 });
+        let t = self.tokens.sign(
+            Purpose::Preferences,
+            Claims { account: self.account().get(), subject: contact, nonce: 0, expires: 0 },
+        );
         format!("{}/p/{t}", self.public_url)
     }
 
@@ -255,7 +256,12 @@ impl Prepared {
 
     /// The message for one recipient: rendered, assembled, DKIM-signed.
     /// Returns the envelope sender and the bytes. `buf` is reused.
-    pub fn message(&self, member: &AudienceMember, now_secs: i64, buf: &mut Vec<u8>) -> Result<(String, Vec<u8>), CampaignError> {
+    pub fn message(
+        &self,
+        member: &AudienceMember,
+        now_secs: i64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(String, Vec<u8>), CampaignError> {
         let to = EmailAddress::parse(&member.email).map_err(|e| CampaignError::Message(format!("recipient: {e}")))?;
         let attrs: serde_json::Map<String, Value> = serde_json::from_str(&member.attributes).unwrap_or_default();
         let unsubscribe_url = self.unsubscribe_url(member.contact, member.list);
@@ -278,8 +284,9 @@ impl Prepared {
         let verp = verp_sender(&self.tokens.sign_short(Purpose::Bounce, ids), &bounces)
             .map_err(|e| CampaignError::Message(e.to_string()))?;
         let mailto = format!("unsubscribe+{}@{bounces}", self.tokens.sign_short(Purpose::MailtoUnsubscribe, ids));
-        let message_id = MessageId::new(&format!("{:x}.{:x}", self.campaign.id, member.contact), now_secs as u64, sender_domain)
-            .map_err(|e| CampaignError::Message(e.to_string()))?;
+        let message_id =
+            MessageId::new(&format!("{:x}.{:x}", self.campaign.id, member.contact), now_secs as u64, sender_domain)
+                .map_err(|e| CampaignError::Message(e.to_string()))?;
         let list_name = self
             .list_names
             .iter()
@@ -309,7 +316,8 @@ impl Prepared {
         msg.write_to(buf).map_err(|e| CampaignError::Message(e.to_string()))?;
         let mut out = Vec::with_capacity(buf.len() + 1200);
         if !self.signers.is_empty() {
-            let sig = sign_all(self.signers.iter(), buf, now_secs as u64).map_err(|e| CampaignError::Message(e.to_string()))?;
+            let sig = sign_all(self.signers.iter(), buf, now_secs as u64)
+                .map_err(|e| CampaignError::Message(e.to_string()))?;
             out.extend_from_slice(sig.as_bytes());
         }
         out.extend_from_slice(buf);

@@ -559,9 +559,8 @@ fn spf_problem(found: &str, mechanisms: &[String]) -> Option<String> {
 /// An SPF record that keeps what `current` has and adds the missing
 /// mechanisms, ending in `~all` unless it already ends in `-all`/`~all`.
 fn spf_suggestion(current: Option<&str>, mechanisms: &[String]) -> String {
-    let mut terms: Vec<String> = current
-        .map(|c| c.split_ascii_whitespace().skip(1).map(str::to_string).collect())
-        .unwrap_or_default();
+    let mut terms: Vec<String> =
+        current.map(|c| c.split_ascii_whitespace().skip(1).map(str::to_string).collect()).unwrap_or_default();
     let all = match terms.last() {
         Some(t) if is_all(t) && !unqualified(t).eq_ignore_ascii_case("all") => terms.pop(),
         Some(t) if is_all(t) => {
@@ -747,7 +746,10 @@ mod tests {
         let r = rec(RecordKind::Txt, "dkim_rsa", "assent1._domainkey.example.com", &value);
         assert_eq!(missing(&r), format!("no TXT record at assent1._domainkey.example.com: publish {value}"));
         let r = rec(RecordKind::Mx, "bounce_mx", "bounce.example.com", "10 mx.assent.example");
-        assert_eq!(missing(&r), "no MX record at bounce.example.com: publish bounce.example.com MX 10 mx.assent.example");
+        assert_eq!(
+            missing(&r),
+            "no MX record at bounce.example.com: publish bounce.example.com MX 10 mx.assent.example"
+        );
         let r = rec(RecordKind::Txt, "spf", "example.com", "ip4:192.0.2.10");
         assert_eq!(missing(&r), "no TXT record at example.com: publish v=spf1 ip4:192.0.2.10 ~all");
     }

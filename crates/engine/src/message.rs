@@ -18,7 +18,8 @@ pub fn parse_mailbox(s: &str) -> Option<(Option<String>, EmailAddress)> {
 
 /// A transactional message (text + HTML, `Auto-Submitted: auto-generated`).
 pub fn transactional(from: &str, to: &str, subject: &str, text: &str, html: &str) -> Result<Vec<u8>, String> {
-    let (from_name, from_addr) = parse_mailbox(from).ok_or_else(|| format!("the sender {from:?} is not a valid mailbox"))?;
+    let (from_name, from_addr) =
+        parse_mailbox(from).ok_or_else(|| format!("the sender {from:?} is not a valid mailbox"))?;
     let to = EmailAddress::parse(to).map_err(|e| format!("recipient: {e}"))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let id = MessageId::generate(now as u64, from_addr.domain()).map_err(|e| e.to_string())?;

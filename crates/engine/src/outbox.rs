@@ -79,7 +79,13 @@ impl Outbox {
         match mail.kind.as_str() {
             "confirmation" => {
                 let Some(content) = self.mailer.content(mail.account_id, mail.ref_id).await? else { return Ok(None) };
-                match crate::message::transactional(&self.from, &mail.recipient, &content.subject, &content.text, &content.html) {
+                match crate::message::transactional(
+                    &self.from,
+                    &mail.recipient,
+                    &content.subject,
+                    &content.text,
+                    &content.html,
+                ) {
                     Ok(m) => Ok(Some(m)),
                     Err(e) => {
                         tracing::warn!(mail = mail.id, error = %e, "cannot build the confirmation mail");

@@ -200,7 +200,8 @@ impl TokenKey {
         }
         let (body, mac) = token.rsplit_once('-').ok_or(TokenError::Invalid)?;
         let expected = self.short_mac(purpose, body);
-        if expected.len() != mac.len() || expected.bytes().zip(mac.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
+        if expected.len() != mac.len() || expected.bytes().zip(mac.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0
+        {
             return Err(TokenError::Invalid);
         }
         let mut ids = [0u64; 3];

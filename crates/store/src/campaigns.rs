@@ -65,6 +65,11 @@ pub struct Campaign {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub pause_reason: Option<String>,
+    /// Contacts up to this id are queued.
+    #[serde(skip)]
+    pub fanout_after: i64,
+    #[serde(skip)]
+    pub fanout_done: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -119,15 +124,56 @@ pub struct AudienceMember {
     pub origin: String,
 }
 
+/// Delivery counts of a campaign.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryCounts {
+    pub total: i64,
+    pub queued: i64,
+    pub sent: i64,
+    pub deferred: i64,
+    pub bounced: i64,
+    pub failed: i64,
+    pub skipped: i64,
+}
+
+/// One recipient leased for sending, re-checked at claim time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub member: AudienceMember,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// The server accepted it (2xx after DATA).
+    Sent { reply: String },
+    /// Try again at `next_at` (4xx, connection lost).
+    Deferred { next_at: i64, reply: String },
+    /// Rejected for good (5xx) or given up after the retry period.
+    Bounced { reply: String },
+    /// Could not be built (template error for this contact's data).
+    Failed { reply: String },
+    /// No longer eligible (unsubscribed, suppressed, role address …).
+    Skipped { reason: String },
+}
+
 #[async_trait]
 pub trait Campaigns: Send + Sync {
     async fn create_sender_domain(&self, account: AccountId, new: &NewSenderDomain) -> Result<SenderDomain>;
     async fn list_sender_domains(&self, account: AccountId) -> Result<Vec<SenderDomain>>;
     async fn get_sender_domain(&self, account: AccountId, id: i64) -> Result<Option<SenderDomain>>;
+    /// For the operator's manual verification (any account).
+    async fn find_sender_domain(&self, id: i64) -> Result<Option<SenderDomain>>;
     /// The account's verified sender domain with this name, if any.
     async fn verified_domain(&self, account: AccountId, domain: &str) -> Result<Option<SenderDomain>>;
     /// Records a DNS check; `verified_by` marks the domain verified.
-    async fn record_domain_check(&self, account: AccountId, id: i64, check: &serde_json::Value, verified_by: Option<&str>) -> Result<()>;
+    async fn record_domain_check(
+        &self,
+        account: AccountId,
+        id: i64,
+        check: &serde_json::Value,
+        verified_by: Option<&str>,
+    ) -> Result<()>;
 
     async fn create_campaign(&self, account: AccountId, draft: &CampaignDraft) -> Result<Campaign>;
     async fn get_campaign(&self, account: AccountId, id: i64) -> Result<Option<Campaign>>;
@@ -139,11 +185,49 @@ pub trait Campaigns: Send + Sync {
     /// Records the acceptance and schedules the campaign (draft → scheduled).
     async fn accept_campaign(&self, account: AccountId, id: i64, acceptance: &Acceptance) -> Result<bool>;
     /// Compare-and-set of the status; `reason` is kept for pauses.
-    async fn set_campaign_status(&self, account: AccountId, id: i64, from: &[&str], to: &str, reason: Option<&str>) -> Result<bool>;
+    async fn set_campaign_status(
+        &self,
+        account: AccountId,
+        id: i64,
+        from: &[&str],
+        to: &str,
+        reason: Option<&str>,
+    ) -> Result<bool>;
     /// Scheduled campaigns whose time has come, any account.
     async fn due_campaigns(&self, now_ms: i64, limit: i64) -> Result<Vec<Campaign>>;
 
-    async fn audience_counts(&self, account: AccountId, lists: &[ListId], product_category: Option<&str>) -> Result<AudienceCounts>;
+    /// Campaigns being sent, any account.
+    async fn sending_campaigns(&self, limit: i64) -> Result<Vec<Campaign>>;
+    /// Queues recipients (each campaign × contact at most once) and moves
+    /// the fan-out position, in one transaction.
+    async fn enqueue_deliveries(
+        &self,
+        campaign: &Campaign,
+        members: &[(i64, ListId, String)],
+        fanout_after: i64,
+        done: bool,
+    ) -> Result<u64>;
+    /// Leases due recipients of a sending campaign and re-checks each
+    /// against the audience rules; those no longer eligible are skipped.
+    async fn claim_deliveries(
+        &self,
+        campaign: &Campaign,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>>;
+    /// Records outcomes, in one transaction.
+    async fn finish_deliveries(&self, campaign: i64, outcomes: &[(i64, DeliveryOutcome)]) -> Result<()>;
+    /// Gives leased recipients back (graceful shutdown).
+    async fn release_deliveries(&self, campaign: i64) -> Result<u64>;
+    async fn delivery_counts(&self, account: AccountId, campaign: i64) -> Result<DeliveryCounts>;
+
+    async fn audience_counts(
+        &self,
+        account: AccountId,
+        lists: &[ListId],
+        product_category: Option<&str>,
+    ) -> Result<AudienceCounts>;
     /// Eligible contacts with id greater than `after`, in id order.
     async fn audience_page(
         &self,

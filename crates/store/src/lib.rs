@@ -33,8 +33,8 @@ use assent_domain::{
 };
 use async_trait::async_trait;
 
-pub use error::StoreError;
 pub use campaigns::*;
+pub use error::StoreError;
 pub use imports::*;
 pub use model::*;
 pub use postgres::PgStore;

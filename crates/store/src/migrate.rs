@@ -19,8 +19,10 @@ macro_rules! migrations {
     };
 }
 
-pub(crate) const SQLITE: &[Migration] = migrations!("sqlite": 0001 "foundation", 0002 "signup", 0003 "imports", 0004 "campaigns");
-pub(crate) const POSTGRES: &[Migration] = migrations!("postgres": 0001 "foundation", 0002 "signup", 0003 "imports", 0004 "campaigns");
+pub(crate) const SQLITE: &[Migration] =
+    migrations!("sqlite": 0001 "foundation", 0002 "signup", 0003 "imports", 0004 "campaigns");
+pub(crate) const POSTGRES: &[Migration] =
+    migrations!("postgres": 0001 "foundation", 0002 "signup", 0003 "imports", 0004 "campaigns");
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,

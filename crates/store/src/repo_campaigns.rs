@@ -35,7 +35,7 @@ macro_rules! impl_campaigns {
                 "id, account_id, domain, selector, rsa_key, ed25519_key, records, verified_at, verified_by, last_check, created_at";
             const CAMPAIGN_COLUMNS: &str = "id, account_id, name, subject, from_email, from_name, reply_to, list_ids, filter, html,
                 text, html_inlined, product_category, status, scheduled_at, accepted_by, accepted_at, accepted_ip,
-                guidelines_version, started_at, finished_at, pause_reason, created_at, updated_at";
+                guidelines_version, started_at, finished_at, pause_reason, fanout_after, fanout_done, created_at, updated_at";
 
             fn domain_from<R: Row>(r: &R) -> Result<SenderDomain>
             where
@@ -92,6 +92,8 @@ macro_rules! impl_campaigns {
                     started_at: r.try_get("started_at")?,
                     finished_at: r.try_get("finished_at")?,
                     pause_reason: r.try_get("pause_reason")?,
+                    fanout_after: r.try_get("fanout_after")?,
+                    fanout_done: r.try_get::<i64, _>("fanout_done")? != 0,
                     created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated_at")?,
                 })
@@ -130,6 +132,12 @@ macro_rules! impl_campaigns {
                 async fn get_sender_domain(&self, account: AccountId, id: i64) -> Result<Option<SenderDomain>> {
                     let sql = sqlx::AssertSqlSafe(format!("SELECT {DOMAIN_COLUMNS} FROM sender_domains WHERE account_id = $1 AND id = $2"));
                     let row = sqlx::query(sql).bind(account.get()).bind(id).fetch_optional(&self.pool).await?;
+                    row.as_ref().map(domain_from).transpose()
+                }
+
+                async fn find_sender_domain(&self, id: i64) -> Result<Option<SenderDomain>> {
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT {DOMAIN_COLUMNS} FROM sender_domains WHERE id = $1"));
+                    let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
                     row.as_ref().map(domain_from).transpose()
                 }
 
@@ -266,6 +274,179 @@ macro_rules! impl_campaigns {
                     ));
                     let rows = sqlx::query(sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
                     rows.iter().map(campaign_from).collect()
+                }
+
+                async fn sending_campaigns(&self, limit: i64) -> Result<Vec<Campaign>> {
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE status = 'sending' ORDER BY id LIMIT $1"
+                    ));
+                    let rows = sqlx::query(sql).bind(limit).fetch_all(&self.pool).await?;
+                    rows.iter().map(campaign_from).collect()
+                }
+
+                async fn enqueue_deliveries(&self, c: &Campaign, members: &[(i64, ListId, String)], after: i64, done: bool) -> Result<u64> {
+                    let mut tx = self.begin_write().await?;
+                    let mut inserted = 0;
+                    for chunk in members.chunks(crate::repo_imports::CHUNK) {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "INSERT INTO deliveries (campaign_id, contact_id, account_id, list_id, status, domain)
+                             VALUES {} ON CONFLICT (campaign_id, contact_id) DO NOTHING",
+                            crate::repo_imports::values(<$ty>::POSITIONAL_PARAMS, 1, chunk.len(), 6)
+                        ));
+                        let mut q = sqlx::query(sql);
+                        for (contact, list, domain) in chunk {
+                            q = q.bind(c.id).bind(*contact).bind(c.account_id.get()).bind(list.get()).bind("queued").bind(domain);
+                        }
+                        inserted += q.execute(&mut *tx).await?.rows_affected();
+                    }
+                    sqlx::query("UPDATE campaigns SET fanout_after = $1, fanout_done = $2 WHERE id = $3")
+                        .bind(after)
+                        .bind(i64::from(done))
+                        .bind(c.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(inserted)
+                }
+
+                async fn claim_deliveries(&self, c: &Campaign, now: i64, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>> {
+                    let mut tx = self.begin_write().await?;
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1
+                         WHERE campaign_id = $2 AND contact_id IN (
+                             SELECT contact_id FROM deliveries WHERE campaign_id = $2 AND status IN ('queued', 'deferred')
+                               AND next_attempt_at <= $3 AND lease_until < $3 ORDER BY contact_id LIMIT $4{})
+                         RETURNING contact_id, list_id, attempts",
+                        <$ty>::SKIP_LOCKED
+                    ));
+                    let claimed = sqlx::query(sql).bind(now + lease_ms).bind(c.id).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+                    if claimed.is_empty() {
+                        tx.commit().await?;
+                        return Ok(Vec::new());
+                    }
+                    let mut wanted: std::collections::HashMap<i64, (ListId, i64)> = std::collections::HashMap::new();
+                    for r in &claimed {
+                        wanted.insert(r.try_get("contact_id")?, (ListId(r.try_get("list_id")?), r.try_get("attempts")?));
+                    }
+                    let ids: Vec<i64> = wanted.keys().copied().collect();
+                    let positional = <$ty>::POSITIONAL_PARAMS;
+                    // Re-check at send time: confirmed on the list, not
+                    // suppressed, import approved, category matches.
+                    let sql = sqlx::AssertSqlSafe(format!(
+                        "SELECT c.id, c.email, c.attributes, s.origin, s.list_id FROM contacts c
+                         JOIN subscriptions s ON s.contact_id = c.id AND s.account_id = c.account_id
+                         LEFT JOIN imports i ON i.id = s.import_id
+                         WHERE c.account_id = {acc} AND s.status = 'confirmed' AND {approved} AND {category}
+                           AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.account_id = c.account_id AND x.address_hash = c.address_hash)
+                           AND c.id IN ({ids})",
+                        acc = crate::repo_imports::param(positional, 1),
+                        approved = approved_sql(),
+                        category = category_sql(&crate::repo_imports::param(positional, 2)),
+                        ids = crate::repo_imports::list(positional, 3, ids.len()),
+                    ));
+                    let mut q = sqlx::query(sql).bind(c.account_id.get()).bind(category(c.product_category.as_deref()));
+                    for id in &ids {
+                        q = q.bind(id);
+                    }
+                    let mut out = Vec::with_capacity(ids.len());
+                    for r in q.fetch_all(&mut *tx).await? {
+                        let id: i64 = r.try_get("id")?;
+                        let list = ListId(r.try_get("list_id")?);
+                        let Some((want_list, attempts)) = wanted.get(&id).copied() else { continue };
+                        // Any of the campaign's lists will do; the queued one first.
+                        if list != want_list && !c.list_ids.contains(&list) {
+                            continue;
+                        }
+                        if out.iter().any(|d: &Delivery| d.member.contact == id) {
+                            continue;
+                        }
+                        out.push(Delivery {
+                            member: AudienceMember {
+                                contact: id,
+                                list: want_list,
+                                email: r.try_get("email")?,
+                                attributes: r.try_get("attributes")?,
+                                origin: r.try_get("origin")?,
+                            },
+                            attempts,
+                        });
+                    }
+                    let skipped: Vec<i64> = ids.iter().copied().filter(|id| !out.iter().any(|d| d.member.contact == *id)).collect();
+                    for id in skipped {
+                        sqlx::query("UPDATE deliveries SET status = 'skipped', last_reply = 'no longer eligible', lease_until = 0 WHERE campaign_id = $1 AND contact_id = $2")
+                            .bind(c.id)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    out.sort_by_key(|d| d.member.contact);
+                    Ok(out)
+                }
+
+                async fn finish_deliveries(&self, campaign: i64, outcomes: &[(i64, DeliveryOutcome)]) -> Result<()> {
+                    if outcomes.is_empty() {
+                        return Ok(());
+                    }
+                    let now = now_ms();
+                    let mut tx = self.begin_write().await?;
+                    for (contact, outcome) in outcomes {
+                        let (status, reply, next_at, sent_at): (&str, &str, i64, Option<i64>) = match outcome {
+                            DeliveryOutcome::Sent { reply } => ("sent", reply, 0, Some(now)),
+                            DeliveryOutcome::Deferred { next_at, reply } => ("deferred", reply, *next_at, None),
+                            DeliveryOutcome::Bounced { reply } => ("bounced", reply, 0, None),
+                            DeliveryOutcome::Failed { reply } => ("failed", reply, 0, None),
+                            DeliveryOutcome::Skipped { reason } => ("skipped", reason, 0, None),
+                        };
+                        sqlx::query(
+                            "UPDATE deliveries SET status = $1, last_reply = $2, next_attempt_at = $3, sent_at = $4, lease_until = 0
+                             WHERE campaign_id = $5 AND contact_id = $6",
+                        )
+                        .bind(status)
+                        .bind(reply.chars().take(500).collect::<String>())
+                        .bind(next_at)
+                        .bind(sent_at)
+                        .bind(campaign)
+                        .bind(contact)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn release_deliveries(&self, campaign: i64) -> Result<u64> {
+                    let done = sqlx::query(
+                        "UPDATE deliveries SET lease_until = 0 WHERE campaign_id = $1 AND lease_until > 0 AND status IN ('queued', 'deferred')",
+                    )
+                    .bind(campaign)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn delivery_counts(&self, account: AccountId, campaign: i64) -> Result<DeliveryCounts> {
+                    let rows = sqlx::query(
+                        "SELECT status, COUNT(*) AS n FROM deliveries WHERE account_id = $1 AND campaign_id = $2 GROUP BY status",
+                    )
+                    .bind(account.get())
+                    .bind(campaign)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let mut c = DeliveryCounts::default();
+                    for r in rows {
+                        let n: i64 = r.try_get("n")?;
+                        c.total += n;
+                        match r.try_get::<String, _>("status")?.as_str() {
+                            "queued" => c.queued = n,
+                            "sent" => c.sent = n,
+                            "deferred" => c.deferred = n,
+                            "bounced" => c.bounced = n,
+                            "failed" => c.failed = n,
+                            _ => c.skipped = n,
+                        }
+                    }
+                    Ok(c)
                 }
 
                 async fn audience_counts(&self, account: AccountId, lists: &[ListId], cat: Option<&str>) -> Result<AudienceCounts> {

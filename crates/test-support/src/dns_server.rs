@@ -78,10 +78,8 @@ impl DnsServer {
             let addr = udp.local_addr().expect("local address of the test DNS server");
             match TcpListener::bind(addr).await {
                 Ok(tcp) => {
-                    let tasks = vec![
-                        tokio::spawn(serve_udp(udp, zone.clone())),
-                        tokio::spawn(serve_tcp(tcp, zone.clone())),
-                    ];
+                    let tasks =
+                        vec![tokio::spawn(serve_udp(udp, zone.clone())), tokio::spawn(serve_tcp(tcp, zone.clone()))];
                     return DnsServer { addr, zone, tasks };
                 }
                 Err(e) => last_error = Some(e),
@@ -247,8 +245,7 @@ struct Question {
 
 impl Question {
     fn key(&self) -> String {
-        let labels: Vec<String> =
-            self.labels.iter().map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).collect();
+        let labels: Vec<String> = self.labels.iter().map(|l| String::from_utf8_lossy(l).to_ascii_lowercase()).collect();
         labels.join(".")
     }
 }
@@ -357,11 +354,8 @@ fn respond(zone: &Zone, packet: &[u8], udp: bool) -> Option<Vec<u8>> {
         }
         pos = next;
     }
-    let (rcode, answers) = if qclass != CLASS_IN && qclass != CLASS_ANY {
-        (REFUSED, Vec::new())
-    } else {
-        resolve(zone, &question)
-    };
+    let (rcode, answers) =
+        if qclass != CLASS_IN && qclass != CLASS_ANY { (REFUSED, Vec::new()) } else { resolve(zone, &question) };
     let Some(question_bytes) = encode_labels(&question.labels) else {
         return Some(header_only(FORMERR));
     };
@@ -442,11 +436,11 @@ fn resolve(zone: &Zone, question: &Question) -> (u8, Vec<Vec<u8>>) {
                 rdatas.push((TYPE_MX, rdata));
             }
         }
-        if any || question.qtype == TYPE_CNAME {
-            if let Some(target) = &node.cname {
-                let Some(target) = encode_name(target) else { return (SERVFAIL, Vec::new()) };
-                rdatas.push((TYPE_CNAME, target));
-            }
+        if (any || question.qtype == TYPE_CNAME)
+            && let Some(target) = &node.cname
+        {
+            let Some(target) = encode_name(target) else { return (SERVFAIL, Vec::new()) };
+            rdatas.push((TYPE_CNAME, target));
         }
         for (rtype, rdata) in rdatas {
             let Some(rr) = record(&owner, rtype, &rdata) else { return (SERVFAIL, Vec::new()) };

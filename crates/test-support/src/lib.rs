@@ -2,6 +2,7 @@
 //! port with a database of its own, bootstrapped with an operator token.
 //! `postgres_url` finds the test PostgreSQL server and makes an isolated schema.
 
+pub mod dns_server;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use assent_mail::token::TokenKey;
 use assent_store::{NewToken, Store, TokenOwner};
 use assent_web::{AppState, WebConfig, auth};
 use serde_json::Value;
+
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -135,13 +137,16 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
     let mut config = WebConfig { public_url: address.clone(), import_dir: import_dir.clone(), ..config };
     config.import.spool_dir = Some(import_dir);
     let tokens = Arc::new(assent_web::token_key(store.as_ref()).await.expect("token key"));
-    let state = AppState::new(store.clone(), config, AddressPolicy::default(), tokens.clone());
+    let secrets = Arc::new(assent_engine::keys::SecretBox::new(&[42u8; 32]).expect("test master key"));
+    let mut state = AppState::new(store.clone(), config, AddressPolicy::default(), tokens.clone(), secrets);
     let outbox_dir = std::env::temp_dir().join(unique_name("assent_outbox"));
     let outbox = Arc::new(Maildir::new(&outbox_dir).expect("outbox maildir"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let transport: Arc<dyn Transport> = Arc::new(SharedMaildir(outbox.clone()));
+    state.transport = Some(transport.clone());
     let worker = Outbox {
         store: store.clone(),
-        transport: Arc::new(SharedMaildir(outbox.clone())),
+        transport,
         mailer: ConfirmationMailer { store: store.clone(), tokens: tokens.clone(), public_url: address.clone() },
         from: "Assent <assent@example.test>".into(),
         wake: state.outbox_wake.clone(),

@@ -54,6 +54,12 @@ pub struct WebConfig {
     pub max_import_bytes: u64,
     /// When imports need the operator's review.
     pub import: assent_engine::import::ImportConfig,
+    /// SPF mechanism sender domains publish (e.g. `include:_spf.example.net`).
+    pub spf_mechanism: String,
+    /// Host that receives bounces (the MX of every `bounce.` sender subdomain).
+    pub bounce_mx: String,
+    /// Nameserver for DNS checks of sender domains; None: the system's.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl Default for WebConfig {
@@ -70,6 +76,9 @@ impl Default for WebConfig {
             import_dir: std::path::PathBuf::from("imports"),
             max_import_bytes: 1024 * 1024 * 1024,
             import: assent_engine::import::ImportConfig::default(),
+            spf_mechanism: "a:mail.assent.invalid".into(),
+            bounce_mx: "mail.assent.invalid".into(),
+            dns_resolver: None,
         }
     }
 }
@@ -85,6 +94,12 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// Wakes the import worker when an import is uploaded.
     pub import_wake: Arc<Notify>,
+    /// Wakes the campaign engine when a campaign is scheduled or resumed.
+    pub campaign_wake: Arc<Notify>,
+    /// Opens the sealed DKIM keys.
+    pub secrets: Arc<assent_engine::keys::SecretBox>,
+    /// Where test sends go (the same transport as all outgoing mail).
+    pub transport: Option<Arc<dyn assent_engine::Transport>>,
     pub(crate) limits: Arc<Limits>,
 }
 
@@ -94,7 +109,13 @@ pub(crate) struct Limits {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: WebConfig, addresses: AddressPolicy, tokens: Arc<TokenKey>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: WebConfig,
+        addresses: AddressPolicy,
+        tokens: Arc<TokenKey>,
+        secrets: Arc<assent_engine::keys::SecretBox>,
+    ) -> Self {
         let limits = Limits {
             per_ip: RateLimiter::new(config.signups_per_ip_per_minute, Duration::from_secs(60)),
             per_address: RateLimiter::new(config.signups_per_address_per_hour, Duration::from_secs(3600)),
@@ -106,6 +127,9 @@ impl AppState {
             tokens,
             outbox_wake: Arc::new(Notify::new()),
             import_wake: Arc::new(Notify::new()),
+            campaign_wake: Arc::new(Notify::new()),
+            secrets,
+            transport: None,
             limits: Arc::new(limits),
         }
     }

@@ -39,6 +39,10 @@ CREATE TABLE campaigns (
     started_at         BIGINT,
     finished_at        BIGINT,
     pause_reason       TEXT,
+    -- Fan-out progress: contacts up to this id are queued; a restart
+    -- continues after it.
+    fanout_after       BIGINT NOT NULL DEFAULT 0,
+    fanout_done        BIGINT NOT NULL DEFAULT 0,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL
 );

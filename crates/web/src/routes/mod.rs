@@ -2,7 +2,9 @@
 
 mod account;
 pub mod accounts;
+mod campaigns;
 pub mod contacts;
+mod domains;
 pub(crate) mod forms;
 mod health;
 mod imports;
@@ -66,6 +68,18 @@ pub fn routes(import_limit: usize) -> Router<AppState> {
         .route("/api/v1/imports/{id}/approve", post(imports::approve))
         .route("/api/v1/imports/{id}/reject", post(imports::reject))
         .route("/api/v1/operator/imports", get(imports::review_queue))
+        .route("/api/v1/guidelines", get(campaigns::guidelines))
+        .route("/api/v1/sender-domains", post(domains::create).get(domains::list))
+        .route("/api/v1/sender-domains/{id}", get(domains::show))
+        .route("/api/v1/sender-domains/{id}/verify", post(domains::verify))
+        .route("/api/v1/campaigns", post(campaigns::create).get(campaigns::list))
+        .route("/api/v1/campaigns/{id}", get(campaigns::show).patch(campaigns::update))
+        .route("/api/v1/campaigns/{id}/preflight", post(campaigns::preflight))
+        .route("/api/v1/campaigns/{id}/test", post(campaigns::test_send))
+        .route("/api/v1/campaigns/{id}/send", post(campaigns::send))
+        .route("/api/v1/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/api/v1/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/api/v1/campaigns/{id}/cancel", post(campaigns::cancel))
         .route("/api/v1/forms", post(forms::create).get(forms::list))
         .route("/api/v1/forms/{id}", get(forms::show).patch(forms::update))
         .route("/api/v1/suppressions", get(suppressions::list).post(suppressions::add).delete(suppressions::remove))
