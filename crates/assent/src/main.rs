@@ -341,6 +341,16 @@ async fn serve(config: Config) -> Result<()> {
             wake: state.outbox_wake.clone(),
         };
         background.push(tokio::spawn(outbox.run(stopped.clone())));
+        let deliverer = assent_engine::delivery::Deliverer {
+            store: store.clone(),
+            transport: state.transport.clone().context("a worker always has a transport")?,
+            secrets: secrets.clone(),
+            tokens: tokens.clone(),
+            public_url: config.public_url.clone(),
+            policy: state.addresses.clone(),
+            config: assent_engine::delivery::DeliveryConfig::default(),
+        };
+        background.push(tokio::spawn(deliverer.work(state.campaign_wake.clone(), stopped.clone())));
         let importer = assent_engine::import::Importer {
             store: store.clone(),
             policy: state.addresses.clone(),

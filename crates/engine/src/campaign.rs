@@ -231,11 +231,27 @@ impl Prepared {
                 purchase = self.template.render(&RenderContext { objection_notice: &notice, ..ctx }).ok();
             }
         }
+        // Assemble a sample too: header values (the unsubscribe URL must be
+        // https, RFC 8058) are checked by the message builder.
+        let sample_member = AudienceMember {
+            contact: 0,
+            list: sample_list,
+            email: "sample@example.org".into(),
+            attributes: "{}".into(),
+            origin: "double_opt_in".into(),
+        };
+        let mut assembly_error = None;
+        if sample.is_some()
+            && let Err(e) =
+                self.message(&sample_member, time::OffsetDateTime::now_utc().unix_timestamp(), &mut Vec::new())
+        {
+            assembly_error = Some(e.to_string());
+        }
         let sample = sample.unwrap_or_default();
         let purchase = purchase.unwrap_or_default();
         let parts = self.imprint.as_ref().map(imprint_parts).unwrap_or_default();
         let part_refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-        compliance::check(&compliance::Facts {
+        let mut failures = compliance::check(&compliance::Facts {
             account_active: self.account_active,
             from: &self.campaign.from_email,
             from_domain_verified: self.domain.is_some(),
@@ -251,7 +267,11 @@ impl Prepared {
             purchase_text: &purchase.text,
             audience,
             render_errors: &render_errors,
-        })
+        });
+        if let Some(e) = assembly_error {
+            failures.push(Failure { code: "message_invalid", message: e });
+        }
+        failures
     }
 
     /// The message for one recipient: rendered, assembled, DKIM-signed.

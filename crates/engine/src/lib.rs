@@ -6,6 +6,7 @@
 
 pub mod campaign;
 pub mod confirmation;
+pub mod delivery;
 pub mod dns;
 pub mod housekeeping;
 pub mod import;

@@ -10,19 +10,19 @@ pub(crate) struct Migration {
 }
 
 macro_rules! migrations {
-    ($backend:literal: $($version:literal $name:literal),* $(,)?) => {
+    ($backend:literal: $($version:literal => $file:literal),* $(,)?) => {
         &[$(Migration {
             version: $version,
-            name: $name,
-            sql: include_str!(concat!("../migrations/", $backend, "/", stringify!($version), "_", $name, ".sql")),
+            name: $file,
+            sql: include_str!(concat!("../migrations/", $backend, "/", $file, ".sql")),
         }),*]
     };
 }
 
-pub(crate) const SQLITE: &[Migration] =
-    migrations!("sqlite": 0001 "foundation", 0002 "signup", 0003 "imports", 0004 "campaigns");
-pub(crate) const POSTGRES: &[Migration] =
-    migrations!("postgres": 0001 "foundation", 0002 "signup", 0003 "imports", 0004 "campaigns");
+pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
+    1 => "0001_foundation", 2 => "0002_signup", 3 => "0003_imports", 4 => "0004_campaigns");
+pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
+    1 => "0001_foundation", 2 => "0002_signup", 3 => "0003_imports", 4 => "0004_campaigns");
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,

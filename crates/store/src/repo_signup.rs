@@ -97,6 +97,8 @@ macro_rules! impl_signups {
 
             type Tx = sqlx::Transaction<'static, <$ty as crate::repo::HasDb>::Db>;
 
+            // One parameter per column of the event row.
+            #[allow(clippy::too_many_arguments)]
             async fn event(
                 tx: &mut Tx,
                 account: AccountId,
@@ -142,6 +144,7 @@ macro_rules! impl_signups {
                     .collect()
             }
 
+            #[allow(clippy::too_many_arguments)]
             async fn set_status(
                 tx: &mut Tx,
                 account: AccountId,

@@ -134,7 +134,11 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind test port");
     let address = format!("http://{}", listener.local_addr().expect("local addr"));
     let import_dir = std::env::temp_dir().join(unique_name("assent_imports"));
-    let mut config = WebConfig { public_url: address.clone(), import_dir: import_dir.clone(), ..config };
+    // Links in campaign mail must be https (RFC 8058): a test may give an
+    // https public URL; otherwise links point at the test server itself.
+    let public_url =
+        if config.public_url.starts_with("https://") { config.public_url.clone() } else { address.clone() };
+    let mut config = WebConfig { public_url: public_url.clone(), import_dir: import_dir.clone(), ..config };
     config.import.spool_dir = Some(import_dir);
     let tokens = Arc::new(assent_web::token_key(store.as_ref()).await.expect("token key"));
     let secrets = Arc::new(assent_engine::keys::SecretBox::new(&[42u8; 32]).expect("test master key"));
@@ -144,6 +148,16 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let transport: Arc<dyn Transport> = Arc::new(SharedMaildir(outbox.clone()));
     state.transport = Some(transport.clone());
+    let deliverer = assent_engine::delivery::Deliverer {
+        store: store.clone(),
+        transport: transport.clone(),
+        secrets: state.secrets.clone(),
+        tokens: tokens.clone(),
+        public_url: public_url.clone(),
+        policy: state.addresses.clone(),
+        config: assent_engine::delivery::DeliveryConfig::default(),
+    };
+    tokio::spawn(deliverer.work(state.campaign_wake.clone(), stopped.clone()));
     let worker = Outbox {
         store: store.clone(),
         transport,

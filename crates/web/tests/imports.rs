@@ -192,7 +192,7 @@ async fn forbidden_or_incomplete_consent_is_refused_up_front_and_stores_nothing(
     assert_eq!((status, err["error"]["code"].as_str()), (422, Some("unknown_list")));
     let (_, imports) = app.call("GET", "/api/v1/imports", Some(&token), None).await;
     assert_eq!(imports["imports"], json!([]), "nothing stored");
-    assert_eq!(std::fs::read_dir(&app_import_dir(&app)).map(|d| d.count()).unwrap_or(0), 0, "spooled files removed");
+    assert_eq!(std::fs::read_dir(app_import_dir(&app)).map(|d| d.count()).unwrap_or(0), 0, "spooled files removed");
 
     // Each allowed origin with complete evidence is accepted.
     let complete = [

@@ -256,7 +256,8 @@ async fn bad_tokens_are_refused_without_revealing_anything() {
 async fn hostile_form_input_gets_a_clear_answer_and_stores_nothing() {
     let app = spawn_app().await;
     let (token, _, form) = setup(&app).await;
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case<'_>] = &[
         (&[("email", "info@example.org"), ("consent", "yes")], 422, "personal address"),
         (&[("email", "x@mailinator.com"), ("consent", "yes")], 422, "disposable"),
         (&[("email", "not an address"), ("consent", "yes")], 422, "valid email"),

@@ -1,0 +1,327 @@
+//! Campaign delivery: starting scheduled campaigns, fanning the audience
+//! out into the delivery queue (streamed in pages, resumable), and sending
+//! — leased batches, messages rendered and signed on the blocking pool
+//! (one chunk per core), handed to the transport concurrently, outcomes
+//! recorded as they come in. A message counts as sent only when the
+//! transport says the server accepted it; 4xx and lost connections are
+//! retried with exponential back-off and jitter up to a maximum age, 5xx
+//! are bounces classified by the domain layer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assent_domain::bounce::{BounceClass, classify_smtp_reply};
+use assent_domain::{AddressPolicy, EmailAddress, SuppressionHash, SuppressionReason};
+use assent_mail::token::TokenKey;
+use assent_store::{Campaign, Delivery, DeliveryOutcome, NewConsentEvent, Store};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::campaign::Prepared;
+use crate::keys::SecretBox;
+use crate::transport::{Transport, TransportError};
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Recipients leased per step.
+    pub batch: i64,
+    /// Messages handed to the transport at once (the SMTP pool size):
+    /// also the most that can be sent twice after a crash.
+    pub concurrency: usize,
+    /// Temporary failures are retried until a recipient has waited this long.
+    pub retry_max_age: Duration,
+    /// First retry delay; doubles per attempt up to `retry_max_delay`.
+    pub retry_base: Duration,
+    pub retry_max_delay: Duration,
+    /// Audience page size during fan-out.
+    pub fanout_page: i64,
+    /// How long a leased recipient is ours before another worker may take it.
+    pub lease: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            batch: 512,
+            concurrency: 16,
+            retry_max_age: Duration::from_secs(3 * 24 * 3600),
+            retry_base: Duration::from_secs(60),
+            retry_max_delay: Duration::from_secs(6 * 3600),
+            fanout_page: 10_000,
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+pub struct Deliverer {
+    pub store: Arc<dyn Store>,
+    pub transport: Arc<dyn Transport>,
+    pub secrets: Arc<SecretBox>,
+    pub tokens: Arc<TokenKey>,
+    pub public_url: String,
+    pub policy: Arc<AddressPolicy>,
+    pub config: DeliveryConfig,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+impl Deliverer {
+    /// Runs until `shutdown`: starts due campaigns and works on those being sent.
+    pub async fn work(self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let mut busy = false;
+            match self.step_all(&shutdown).await {
+                Ok(b) => busy = b,
+                Err(e) => tracing::warn!(error = %e, "delivery step failed; retrying"),
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// One round over all campaigns; `true` when there was work.
+    pub async fn step_all(&self, shutdown: &watch::Receiver<bool>) -> assent_store::Result<bool> {
+        let now = crate::now_ms();
+        for c in self.store.due_campaigns(now, 100).await? {
+            if self.store.set_campaign_status(c.account_id, c.id, &["scheduled"], "sending", None).await? {
+                tracing::info!(campaign = c.id, "campaign started");
+            }
+        }
+        let mut busy = false;
+        for c in self.store.sending_campaigns(100).await? {
+            if *shutdown.borrow() {
+                break;
+            }
+            busy |= self.step(c, shutdown).await?;
+        }
+        Ok(busy)
+    }
+
+    /// Fans out a page and sends one batch of a campaign.
+    pub async fn step(&self, c: Campaign, shutdown: &watch::Receiver<bool>) -> assent_store::Result<bool> {
+        let mut busy = false;
+        if !c.fanout_done {
+            self.fan_out(&c).await?;
+            busy = true;
+        }
+        let prepared =
+            match Prepared::load(self.store.as_ref(), c.clone(), &self.secrets, self.tokens.clone(), &self.public_url)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(campaign = c.id, error = %e, "campaign cannot be prepared; paused");
+                    self.store
+                        .set_campaign_status(c.account_id, c.id, &["sending"], "paused", Some(&e.to_string()))
+                        .await?;
+                    return Ok(false);
+                }
+            };
+        // The gate again at send time: an account suspended or a domain
+        // unverified meanwhile stops the campaign.
+        if !prepared.account_active || prepared.domain.is_none() {
+            let reason = if prepared.account_active {
+                "the From domain is no longer verified"
+            } else {
+                "the account is not active"
+            };
+            self.store.set_campaign_status(c.account_id, c.id, &["sending"], "paused", Some(reason)).await?;
+            return Ok(false);
+        }
+        let claimed =
+            self.store.claim_deliveries(&c, crate::now_ms(), self.config.batch, ms(self.config.lease)).await?;
+        if claimed.is_empty() {
+            let fresh = self.store.get_campaign(c.account_id, c.id).await?;
+            if let Some(fresh) = fresh
+                && fresh.fanout_done
+            {
+                let counts = self.store.delivery_counts(c.account_id, c.id).await?;
+                if counts.queued == 0
+                    && counts.deferred == 0
+                    && self.store.set_campaign_status(c.account_id, c.id, &["sending"], "sent", None).await?
+                {
+                    tracing::info!(campaign = c.id, sent = counts.sent, bounced = counts.bounced, "campaign sent");
+                }
+            }
+            return Ok(busy);
+        }
+        self.send_batch(Arc::new(prepared), claimed, shutdown).await?;
+        Ok(true)
+    }
+
+    async fn fan_out(&self, c: &Campaign) -> assent_store::Result<()> {
+        let page = self
+            .store
+            .audience_page(
+                c.account_id,
+                &c.list_ids,
+                c.product_category.as_deref(),
+                c.fanout_after,
+                self.config.fanout_page,
+            )
+            .await?;
+        let done = (page.len() as i64) < self.config.fanout_page;
+        let after = page.last().map_or(c.fanout_after, |m| m.contact);
+        let members: Vec<(i64, assent_domain::ListId, String)> = page
+            .iter()
+            .filter_map(|m| {
+                let addr = EmailAddress::parse(&m.email).ok()?;
+                // Role addresses are never mailed (PRODUCT.md rule 5).
+                if self.policy.roles.is_role(&addr) {
+                    return None;
+                }
+                Some((m.contact, m.list, addr.domain().to_string()))
+            })
+            .collect();
+        self.store.enqueue_deliveries(c, &members, after, done).await?;
+        Ok(())
+    }
+
+    async fn send_batch(
+        &self,
+        prepared: Arc<Prepared>,
+        batch: Vec<Delivery>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> assent_store::Result<()> {
+        let campaign = prepared.campaign.id;
+        // Render and sign on the blocking pool, one chunk per core: signing
+        // is the CPU cost of sending.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = batch.len().div_ceil(cores).max(1);
+        let mut builders = JoinSet::new();
+        for part in batch.chunks(chunk) {
+            let part = part.to_vec();
+            let prepared = prepared.clone();
+            let policy = self.policy.clone();
+            builders.spawn_blocking(move || {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let mut buf = Vec::new();
+                part.into_iter()
+                    .map(|d| {
+                        let role =
+                            EmailAddress::parse(&d.member.email).map(|a| policy.roles.is_role(&a)).unwrap_or(true);
+                        let built = if role {
+                            Err(DeliveryOutcome::Skipped { reason: "role address".into() })
+                        } else {
+                            prepared
+                                .message(&d.member, now, &mut buf)
+                                .map_err(|e| DeliveryOutcome::Failed { reply: e.to_string() })
+                        };
+                        (d, built)
+                    })
+                    .collect::<Vec<_>>()
+            });
+        }
+        let mut built = Vec::with_capacity(batch.len());
+        while let Some(part) = builders.join_next().await {
+            if let Ok(part) = part {
+                built.extend(part);
+            }
+        }
+        let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
+        let mut sends = JoinSet::new();
+        let mut queue = built.into_iter();
+        loop {
+            // Keep `concurrency` sends in flight.
+            while sends.len() < self.config.concurrency && !*shutdown.borrow() {
+                let Some((d, message)) = queue.next() else { break };
+                match message {
+                    Err(outcome) => outcomes.push((d.member.contact, outcome)),
+                    Ok((envelope, bytes)) => {
+                        let transport = self.transport.clone();
+                        sends.spawn(async move {
+                            let result = transport.send(&envelope, &d.member.email, &bytes).await;
+                            (d, result)
+                        });
+                    }
+                }
+            }
+            let Some(done) = sends.join_next().await else { break };
+            let Ok((d, result)) = done else { continue };
+            let outcome = self.outcome(&prepared.campaign, &d, result).await;
+            outcomes.push((d.member.contact, outcome));
+            // Record often: what is accepted but not yet recorded would be
+            // sent again after a crash.
+            if outcomes.len() >= self.config.concurrency {
+                self.store.finish_deliveries(campaign, &outcomes).await?;
+                outcomes.clear();
+            }
+        }
+        self.store.finish_deliveries(campaign, &outcomes).await?;
+        if *shutdown.borrow() {
+            // Leave the rest for the next start (or another worker).
+            self.store.release_deliveries(campaign).await?;
+        }
+        Ok(())
+    }
+
+    async fn outcome(&self, c: &Campaign, d: &Delivery, result: Result<(), TransportError>) -> DeliveryOutcome {
+        match result {
+            Ok(()) => DeliveryOutcome::Sent { reply: "accepted".into() },
+            Err(TransportError::Temporary(reply)) => {
+                let started = c.started_at.unwrap_or_else(crate::now_ms);
+                if crate::now_ms() - started > ms(self.config.retry_max_age) {
+                    self.bounced(c, d, &format!("gave up after {} attempts: {reply}", d.attempts), BounceClass::Soft)
+                        .await;
+                    return DeliveryOutcome::Bounced { reply };
+                }
+                DeliveryOutcome::Deferred { next_at: crate::now_ms() + self.backoff(d.attempts), reply }
+            }
+            Err(TransportError::Permanent(reply)) => {
+                let code = reply.get(..3).and_then(|c| c.parse::<u16>().ok()).unwrap_or(550);
+                let class = classify_smtp_reply(code, &reply).map_or(BounceClass::Soft, |c| c.class);
+                self.bounced(c, d, &reply, class).await;
+                DeliveryOutcome::Bounced { reply }
+            }
+        }
+    }
+
+    /// Exponential back-off with ±20 % jitter.
+    fn backoff(&self, attempts: i64) -> i64 {
+        let base = ms(self.config.retry_base);
+        let exp = base.saturating_mul(1i64 << attempts.clamp(1, 20).saturating_sub(1));
+        let capped = exp.min(ms(self.config.retry_max_delay));
+        let jitter = (crate::now_ms().rem_euclid(1000) - 500) * capped / 2500;
+        (capped + jitter).max(1)
+    }
+
+    /// A synchronous rejection is a bounce (RULES.md): hard ones suppress
+    /// the address at once; all are in the contact's history.
+    async fn bounced(&self, c: &Campaign, d: &Delivery, reply: &str, class: BounceClass) {
+        let account = c.account_id;
+        let contact = assent_domain::ContactId(d.member.contact);
+        let event = NewConsentEvent {
+            contact,
+            list: Some(d.member.list),
+            kind: "bounced".into(),
+            source: format!("campaign:{}", c.id),
+            ip: None,
+            user_agent: None,
+            evidence: serde_json::json!({"class": class.to_string(), "reply": reply.chars().take(500).collect::<String>()}),
+        };
+        if let Err(e) = self.store.append_consent_event(account, &event).await {
+            tracing::warn!(error = %e, "cannot record bounce event");
+        }
+        if class == BounceClass::Hard
+            && let Ok(addr) = EmailAddress::parse(&d.member.email)
+            && let Err(e) =
+                self.store.suppress(account, &SuppressionHash::of(&addr), SuppressionReason::HardBounce).await
+        {
+            tracing::warn!(error = %e, "cannot suppress hard-bounced address");
+        }
+    }
+}
