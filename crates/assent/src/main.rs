@@ -91,10 +91,26 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Inbound reports.
+    Bounce {
+        #[command(subcommand)]
+        command: BounceCommand,
+    },
     /// Account administration (as the operator).
     Account {
         #[command(subcommand)]
         command: AccountCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BounceCommand {
+    /// Classify raw messages (bounce, DSN, ARF, auto-reply, anything): one
+    /// JSON object per line and recipient.
+    Classify {
+        /// Files holding one raw message each.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -149,6 +165,10 @@ enum AccountCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Classifying needs no configuration, database or runtime.
+    if let Command::Bounce { command: BounceCommand::Classify { files } } = &cli.command {
+        return bounce_classify(files);
+    }
     let mut overrides = Overrides {
         database_url: cli.database_url.clone(),
         log_format: cli.log_format.clone(),
@@ -175,6 +195,28 @@ fn init_logging(format: &str) -> Result<()> {
         other => bail!("unknown log format {other:?}: use text or json"),
     }
     Ok(())
+}
+
+/// `assent bounce classify FILE…` (DESIGN.md): exit 0 unless a file can't be read.
+fn bounce_classify(files: &[PathBuf]) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut unreadable = Vec::new();
+    for file in files {
+        match std::fs::read(file) {
+            Ok(raw) => {
+                for line in assent_mail::inbound::classify_file_json(&file.to_string_lossy(), &raw) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                unreadable.push(file.display().to_string());
+            }
+        }
+    }
+    out.flush()?;
+    if unreadable.is_empty() { Ok(()) } else { bail!("could not read {}", unreadable.join(", ")) }
 }
 
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
@@ -214,6 +256,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Account { command } => account_command(command, config).await,
+        Command::Bounce { .. } => unreachable!("handled before the runtime starts"),
         Command::Import {
             file,
             account,

@@ -138,3 +138,40 @@ fn configuration_comes_from_file_env_and_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("mailer"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bounce_classify_prints_one_json_object_per_recipient() {
+    let dir = std::env::temp_dir().join(assent_test_support::unique_name("classify"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dsn = dir.join("dsn.eml");
+    std::fs::write(
+        &dsn,
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: bounces+1-2-3-abc@bounce.example.com\r\nSubject: Undelivered Mail\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n\
+         Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown\r\n\r\n--b--\r\n",
+    )
+    .expect("write");
+    let junk = dir.join("junk.bin");
+    std::fs::write(&junk, [0u8, 159, 146, 150, 255]).expect("write");
+    let out = Command::new(BIN).args(["bounce", "classify"]).arg(&dsn).arg(&junk).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "bounce");
+    assert_eq!(lines[0]["recipient"], "gone@example.org");
+    assert_eq!(
+        (lines[0]["class"].as_str(), lines[0]["status"].as_str(), lines[0]["reason"].as_str()),
+        (Some("hard"), Some("5.1.1"), Some("user_unknown"))
+    );
+    assert_eq!(lines[1]["kind"], "other");
+    // An unreadable file: exit non-zero.
+    let out = Command::new(BIN).args(["bounce", "classify"]).arg(dir.join("missing.eml")).output().expect("run");
+    assert!(!out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
