@@ -3,6 +3,7 @@
 //! `postgres_url` finds the test PostgreSQL server and makes an isolated schema.
 
 pub mod dns_server;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +15,6 @@ use assent_mail::token::TokenKey;
 use assent_store::{NewToken, Store, TokenOwner};
 use assent_web::{AppState, WebConfig, auth};
 use serde_json::Value;
-
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
