@@ -3,6 +3,7 @@
 //! `postgres_url` finds the test PostgreSQL server and makes an isolated schema.
 
 pub mod dns_server;
+pub mod smtp_sink;
 
 use std::path::PathBuf;
 use std::sync::Arc;

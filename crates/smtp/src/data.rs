@@ -1,0 +1,83 @@
+//! The message content of `DATA` (RFC 5321 §4.5.2 transparency, §2.3.8
+//! line endings).
+//!
+//! Every line ends in CRLF on the wire (a bare LF or bare CR is turned into
+//! CRLF: servers reject bare line ends), a line that starts with `.` gets a
+//! second `.` in front so the server cannot take it for the end of data,
+//! and the content ends with CRLF `.` CRLF.
+
+/// Appends `message`, dot-stuffed and CRLF-normalised, and the
+/// end-of-data marker to `out`.
+pub fn stuff_into(message: &[u8], out: &mut Vec<u8>) {
+    out.reserve(message.len() + message.len() / 64 + 8);
+    let mut rest = message;
+    while !rest.is_empty() {
+        let (line, next) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &[][..]),
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.contains(&b'\r') {
+            for (k, segment) in line.split(|&b| b == b'\r').enumerate() {
+                if k > 0 {
+                    out.extend_from_slice(b"\r\n");
+                }
+                push_line(segment, out);
+            }
+        } else {
+            push_line(line, out);
+        }
+        out.extend_from_slice(b"\r\n");
+        rest = next;
+    }
+    out.extend_from_slice(b".\r\n");
+}
+
+fn push_line(line: &[u8], out: &mut Vec<u8>) {
+    if line.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    out.extend_from_slice(line);
+}
+
+/// Dot-stuffs `message` into a new buffer (see [`stuff_into`]).
+pub fn stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    stuff_into(message, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_dot_and_double_dot_lines_are_stuffed() {
+        assert_eq!(stuff(b"a\r\n.\r\n..\r\n.x\r\nb\r\n"), b"a\r\n..\r\n...\r\n..x\r\nb\r\n.\r\n");
+        assert_eq!(stuff(b".\r\n"), b"..\r\n.\r\n");
+    }
+
+    #[test]
+    fn line_endings_are_normalised() {
+        assert_eq!(stuff(b"a\nb\r\nc"), b"a\r\nb\r\nc\r\n.\r\n");
+        assert_eq!(stuff(b"a\rb\r\n"), b"a\r\nb\r\n.\r\n");
+        assert_eq!(stuff(b"a\r\r\n.b"), b"a\r\n\r\n..b\r\n.\r\n");
+        assert_eq!(stuff(b"a\r.b\r\n"), b"a\r\n..b\r\n.\r\n");
+    }
+
+    #[test]
+    fn empty_and_unterminated() {
+        assert_eq!(stuff(b""), b".\r\n");
+        assert_eq!(stuff(b"x"), b"x\r\n.\r\n");
+        assert_eq!(stuff(b"\r\n"), b"\r\n.\r\n");
+        assert_eq!(stuff(b"x\r\n\r\n"), b"x\r\n\r\n.\r\n");
+    }
+
+    #[test]
+    fn never_contains_an_early_end_marker() {
+        let s = stuff(b"Subject: x\r\n\r\n.\r\n\n.\n.\r.\r\n");
+        let body = &s[..s.len() - 3];
+        assert!(!body.windows(5).any(|w| w == b"\r\n.\r\n"), "{:?}", String::from_utf8_lossy(&s));
+        assert!(s.ends_with(b"\r\n.\r\n"));
+    }
+}
