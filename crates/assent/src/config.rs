@@ -71,6 +71,12 @@ pub struct Config {
     pub bounce_mx: String,
     /// Nameserver (host:port) for checking sender domains; default the system's.
     pub dns_resolver: Option<String>,
+    /// SMTP relays for outgoing mail (`smtp://host:port?tls=starttls&user=…`);
+    /// none: mail goes to the maildir outbox.
+    #[serde(deserialize_with = "list")]
+    pub relay: Vec<String>,
+    /// Messages handed to the relays at once (per worker process).
+    pub send_concurrency: usize,
 }
 
 const KEYS: &[&str] = &[
@@ -102,6 +108,8 @@ const KEYS: &[&str] = &[
     "spf_mechanism",
     "bounce_mx",
     "dns_resolver",
+    "relay",
+    "send_concurrency",
 ];
 
 /// Lists may be written as TOML arrays or, handier in the environment, as
@@ -150,6 +158,8 @@ impl Default for Config {
             spf_mechanism: "a:mail.assent.invalid".into(),
             bounce_mx: "mail.assent.invalid".into(),
             dns_resolver: None,
+            relay: Vec::new(),
+            send_concurrency: 16,
         }
     }
 }
@@ -169,6 +179,8 @@ pub struct Overrides {
     pub log_format: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_resolver: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<Vec<String>>,
 }
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {

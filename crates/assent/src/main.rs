@@ -48,6 +48,9 @@ enum Command {
         /// Comma-separated roles to run in this process.
         #[arg(long, value_delimiter = ',')]
         roles: Option<Vec<String>>,
+        /// SMTP relay for outgoing mail (repeatable): smtp://host:port?tls=starttls&user=…&password=…
+        #[arg(long)]
+        relay: Option<Vec<String>>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -174,10 +177,11 @@ fn main() -> Result<()> {
         log_format: cli.log_format.clone(),
         ..Overrides::default()
     };
-    if let Command::Serve { http, public_url, roles } = &cli.command {
+    if let Command::Serve { http, public_url, roles, relay } = &cli.command {
         overrides.http = http.clone();
         overrides.public_url = public_url.clone();
         overrides.roles = roles.clone();
+        overrides.relay = relay.clone();
     }
     let config = config::load(cli.config.as_deref(), &overrides).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     init_logging(&config.log_format)?;
@@ -367,10 +371,19 @@ async fn serve(config: Config) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut background = Vec::new();
     if worker_role {
-        let maildir = assent_engine::Maildir::new(&config.outbox)
-            .with_context(|| format!("cannot create the outbox maildir {}", config.outbox))?;
-        tracing::info!(outbox = %maildir.dir().display(), "outgoing mail goes to the maildir outbox");
-        let transport: Arc<dyn assent_engine::Transport> = Arc::new(maildir);
+        let transport: Arc<dyn assent_engine::Transport> = if config.relay.is_empty() {
+            let maildir = assent_engine::Maildir::new(&config.outbox)
+                .with_context(|| format!("cannot create the outbox maildir {}", config.outbox))?;
+            tracing::info!(outbox = %maildir.dir().display(), "outgoing mail goes to the maildir outbox");
+            Arc::new(maildir)
+        } else {
+            let mut relays = Vec::new();
+            for r in &config.relay {
+                relays.push(assent_smtp::Relay::parse(r).map_err(|e| anyhow::anyhow!("relay: {e}"))?);
+            }
+            tracing::info!(relays = relays.len(), "outgoing mail goes to SMTP relays");
+            Arc::new(assent_engine::transport::SmtpTransport::new(relays).map_err(|e| anyhow::anyhow!("relay: {e}"))?)
+        };
         state.transport = Some(transport.clone());
         let outbox = assent_engine::Outbox {
             store: store.clone(),
@@ -391,7 +404,10 @@ async fn serve(config: Config) -> Result<()> {
             tokens: tokens.clone(),
             public_url: config.public_url.clone(),
             policy: state.addresses.clone(),
-            config: assent_engine::delivery::DeliveryConfig::default(),
+            config: assent_engine::delivery::DeliveryConfig {
+                concurrency: config.send_concurrency.max(1),
+                ..assent_engine::delivery::DeliveryConfig::default()
+            },
         };
         background.push(tokio::spawn(deliverer.work(state.campaign_wake.clone(), stopped.clone())));
         let importer = assent_engine::import::Importer {

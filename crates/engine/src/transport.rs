@@ -1,6 +1,6 @@
-//! Where finished messages go. The maildir outbox is the default so a
-//! newcomer can follow the whole flow with nothing else installed; SMTP
-//! relays arrive with the delivery engine.
+//! Where finished messages go: SMTP relays when configured, otherwise the
+//! maildir outbox, so a newcomer can follow the whole flow with nothing
+//! else installed.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,4 +99,55 @@ impl Transport for Maildir {
 /// Envelope values never carry line breaks into the header block.
 fn clean(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Outgoing mail through SMTP relays (pooled connections, weighted relays
+/// with back-off). The server's reply decides: 2xx after DATA is the only
+/// success; 4xx and lost connections are temporary; 5xx permanent, with
+/// the reply text kept for bounce classification.
+pub struct SmtpTransport {
+    relays: assent_smtp::RelaySet,
+}
+
+impl SmtpTransport {
+    pub fn new(relays: Vec<assent_smtp::Relay>) -> Result<SmtpTransport, assent_smtp::RelayError> {
+        Ok(SmtpTransport { relays: assent_smtp::RelaySet::new(relays)? })
+    }
+
+    /// Each relay's health (back-off, failures), for monitoring.
+    pub fn status(&self) -> Vec<assent_smtp::RelayStatus> {
+        self.relays.status()
+    }
+}
+
+fn reply_text(code: u16, enhanced: Option<assent_smtp::EnhancedCode>, text: &str) -> String {
+    match enhanced {
+        Some(e) => format!("{code} {e} {text}"),
+        None => format!("{code} {text}"),
+    }
+}
+
+#[async_trait]
+impl Transport for SmtpTransport {
+    async fn send(&self, envelope_from: &str, recipient: &str, message: &[u8]) -> Result<(), TransportError> {
+        use assent_smtp::RecipientOutcome;
+        let routed = self
+            .relays
+            .send(envelope_from, &[recipient], message)
+            .await
+            .map_err(|e| TransportError::Temporary(format!("no relay took the message: {e}")))?;
+        match routed.outcome.recipients.first().map(|r| &r.outcome) {
+            Some(RecipientOutcome::Accepted { .. }) => Ok(()),
+            Some(RecipientOutcome::TempFail { code, enhanced, text }) => {
+                Err(TransportError::Temporary(reply_text(*code, *enhanced, text)))
+            }
+            Some(RecipientOutcome::PermFail { code, enhanced, text, .. }) => {
+                Err(TransportError::Permanent(reply_text(*code, *enhanced, text)))
+            }
+            Some(RecipientOutcome::ConnectionLost { stage, error }) => {
+                Err(TransportError::Temporary(format!("connection lost at {stage:?}: {error}")))
+            }
+            None => Err(TransportError::Temporary("the relay gave no answer for the recipient".into())),
+        }
+    }
 }

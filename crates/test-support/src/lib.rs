@@ -112,13 +112,38 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the app on SQLite with the given web configuration
 /// (`public_url` is replaced by the test server's address).
 pub async fn spawn_app_with(config: WebConfig) -> TestApp {
-    let db = TempDb::new();
-    let url = db.url();
-    spawn_app_on(&url, Some(db), config).await
+    spawn_app_opts(Options { config, ..Options::default() }).await
+}
+
+/// How to start a test app.
+#[derive(Default)]
+pub struct Options {
+    pub config: WebConfig,
+    /// Where campaign and transactional mail goes (default: a maildir).
+    pub transport: Option<Arc<dyn Transport>>,
+    pub delivery: assent_engine::delivery::DeliveryConfig,
+    /// A database URL (default: a fresh SQLite file).
+    pub database_url: Option<String>,
+}
+
+pub async fn spawn_app_opts(o: Options) -> TestApp {
+    match o.database_url.clone() {
+        Some(url) => spawn_inner(&url, None, o).await,
+        None => {
+            let db = TempDb::new();
+            let url = db.url();
+            spawn_inner(&url, Some(db), o).await
+        }
+    }
 }
 
 /// Starts the app on the given database URL.
 pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> TestApp {
+    spawn_inner(url, db, Options { config, ..Options::default() }).await
+}
+
+async fn spawn_inner(url: &str, db: Option<TempDb>, o: Options) -> TestApp {
+    let config = o.config;
     let store = assent_store::connect(url).await.expect("connect test database");
     store.migrate().await.expect("migrate test database");
     let operator = store.create_operator("operator@example.test", None).await.expect("create operator");
@@ -147,7 +172,7 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
     let outbox_dir = std::env::temp_dir().join(unique_name("assent_outbox"));
     let outbox = Arc::new(Maildir::new(&outbox_dir).expect("outbox maildir"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let transport: Arc<dyn Transport> = Arc::new(SharedMaildir(outbox.clone()));
+    let transport: Arc<dyn Transport> = o.transport.unwrap_or_else(|| Arc::new(SharedMaildir(outbox.clone())));
     state.transport = Some(transport.clone());
     let deliverer = assent_engine::delivery::Deliverer {
         store: store.clone(),
@@ -156,7 +181,7 @@ pub async fn spawn_app_on(url: &str, db: Option<TempDb>, config: WebConfig) -> T
         tokens: tokens.clone(),
         public_url: public_url.clone(),
         policy: state.addresses.clone(),
-        config: assent_engine::delivery::DeliveryConfig::default(),
+        config: o.delivery,
     };
     tokio::spawn(deliverer.work(state.campaign_wake.clone(), stopped.clone()));
     let worker = Outbox {
@@ -257,5 +282,96 @@ impl TestApp {
             self.call("POST", &format!("/api/v1/accounts/{id}/activate"), Some(&self.operator_token), None).await;
         assert_eq!(status, 200, "activate: {body}");
         (id, token)
+    }
+}
+
+/// A campaign template that passes every preflight rule.
+pub const CAMPAIGN_HTML: &str = "<html><body><p>Hello {{ first_name | default('there') }},</p><p>Our offers.</p>\
+    <p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p><p>{{ imprint }}</p></body></html>";
+pub const CAMPAIGN_TEXT: &str = "Hello {{ first_name | default('there') }},\n\nOur offers.\n\nUnsubscribe: {{ unsubscribe_url }}\n\n{{ imprint }}\n";
+
+/// An account ready to send: active, a list with contacts, a verified
+/// sender domain and a draft campaign.
+pub struct Sending {
+    pub token: String,
+    pub list: i64,
+    pub campaign: i64,
+}
+
+impl TestApp {
+    /// Sets up [`Sending`] for `emails` (contract consent).
+    pub async fn sending(&self, emails: &[String]) -> Sending {
+        let (_, token) = self.active_account("Beispiel GmbH", "owner@beispiel.de").await;
+        let (_, list) =
+            self.call("POST", "/api/v1/lists", Some(&token), Some(serde_json::json!({"name": "Customers"}))).await;
+        let list = list["id"].as_i64().expect("list");
+        for email in emails {
+            let (status, c) = self
+                .call(
+                    "POST",
+                    "/api/v1/contacts",
+                    Some(&token),
+                    Some(serde_json::json!({"email": email, "list_ids": [list],
+                        "consent": {"origin": "contract", "evidence": {"contract_ref": "K", "notice_text": "We may email you."}}})),
+                )
+                .await;
+            assert_eq!(status, 201, "{c}");
+        }
+        let (status, d) = self
+            .call(
+                "POST",
+                "/api/v1/sender-domains",
+                Some(&token),
+                Some(serde_json::json!({"domain": "news.beispiel.de"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{d}");
+        let (status, d) = self
+            .call(
+                "POST",
+                &format!("/api/v1/sender-domains/{}/verify", d["id"]),
+                Some(&self.operator_token),
+                Some(serde_json::json!({"force": true, "reason": "test"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        let (status, c) = self
+            .call(
+                "POST",
+                "/api/v1/campaigns",
+                Some(&token),
+                Some(serde_json::json!({"name": "Offers", "subject": "Offers", "from_email": "hello@news.beispiel.de",
+                    "list_ids": [list], "html": CAMPAIGN_HTML, "text": CAMPAIGN_TEXT})),
+            )
+            .await;
+        assert_eq!(status, 201, "{c}");
+        Sending { token, list, campaign: c["id"].as_i64().expect("campaign") }
+    }
+
+    /// Accepts the guidelines and sends the campaign now.
+    pub async fn send_campaign(&self, token: &str, campaign: i64) {
+        let (_, g) = self.call("GET", "/api/v1/guidelines", None, None).await;
+        let (status, c) = self
+            .call(
+                "POST",
+                &format!("/api/v1/campaigns/{campaign}/send"),
+                Some(token),
+                Some(serde_json::json!({"accept_guidelines": true, "guidelines_version": g["version"]})),
+            )
+            .await;
+        assert_eq!(status, 202, "{c}");
+    }
+
+    /// Polls the campaign until `done` says so (30 s at most).
+    pub async fn wait_campaign(&self, token: &str, campaign: i64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let (_, c) = self.call("GET", &format!("/api/v1/campaigns/{campaign}"), Some(token), None).await;
+            if done(&c) {
+                return c;
+            }
+            assert!(std::time::Instant::now() < deadline, "campaign never got there: {c}");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 }

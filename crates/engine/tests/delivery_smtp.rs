@@ -1,0 +1,102 @@
+//! Delivery through real SMTP to the test sink: the fault matrix ends in
+//! the right states, and pause/resume continues without sending twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assent_engine::delivery::DeliveryConfig;
+use assent_engine::transport::SmtpTransport;
+use assent_test_support::smtp_sink::{Rule, SinkConfig, SmtpSink};
+use assent_test_support::{Options, TestApp, spawn_app_opts};
+use assent_web::WebConfig;
+use serde_json::Value;
+
+async fn app_with_sink(sink: &SmtpSink, delivery: DeliveryConfig) -> TestApp {
+    let relay =
+        assent_smtp::Relay::parse(&format!("{}&max_connections=4&command_timeout=2s&data_timeout=2s", sink.url()))
+            .expect("relay url");
+    let transport = Arc::new(SmtpTransport::new(vec![relay]).expect("transport"));
+    spawn_app_opts(Options {
+        config: WebConfig { public_url: "https://assent.test".into(), ..WebConfig::default() },
+        transport: Some(transport),
+        delivery,
+        database_url: None,
+    })
+    .await
+}
+
+async fn contact(app: &TestApp, token: &str, email: &str) -> Value {
+    let (_, found) = app.call("GET", &format!("/api/v1/contacts?email={email}"), Some(token), None).await;
+    found["contacts"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_ends_in_the_right_states() {
+    let sink = SmtpSink::start(SinkConfig::default()).await;
+    let fast_retries = DeliveryConfig {
+        retry_base: Duration::from_millis(50),
+        retry_max_delay: Duration::from_millis(200),
+        retry_max_age: Duration::from_secs(3),
+        ..DeliveryConfig::default()
+    };
+    let app = app_with_sink(&sink, fast_retries).await;
+    let emails: Vec<String> =
+        ["later", "unknown", "policy", "reset", "slow", "fine"].iter().map(|n| format!("{n}@example.org")).collect();
+    let s = app.sending(&emails).await;
+    sink.set_rules(vec![
+        Rule::RcptTempFail { address: "later@example.org".into(), reply: "451 4.3.2 try again later".into(), times: 2 },
+        Rule::RcptReply {
+            address: "unknown@example.org".into(),
+            reply: "550 5.1.1 <unknown@example.org>: user unknown".into(),
+        },
+        Rule::DataReply { address: "policy@example.org".into(), reply: "554 5.7.1 message rejected as spam".into() },
+        Rule::DropMidData { address: "reset@example.org".into() },
+    ]);
+    app.send_campaign(&s.token, s.campaign).await;
+    let done = app.wait_campaign(&s.token, s.campaign, |c| c["status"] == "sent").await;
+    let counts = &done["counts"];
+    assert_eq!((counts["sent"].as_i64(), counts["bounced"].as_i64()), (Some(3), Some(3)), "{done}");
+    // What the sink accepted, exactly once each.
+    let per = sink.deliveries_per_recipient();
+    for ok in ["later@example.org", "slow@example.org", "fine@example.org"] {
+        assert_eq!(per.get(ok), Some(&1), "{ok}: {per:?}");
+    }
+    for never in ["unknown@example.org", "policy@example.org", "reset@example.org"] {
+        assert_eq!(per.get(never), None, "{never} must not count as delivered");
+    }
+    // User unknown: hard bounce, suppressed at once. Policy: recipient untouched.
+    let unknown = contact(&app, &s.token, "unknown@example.org").await;
+    assert_eq!(unknown["suppressed"], "hard_bounce", "{unknown}");
+    assert!(unknown["consent_events"].as_array().expect("events").iter().any(|e| e["kind"] == "bounced"));
+    let policy = contact(&app, &s.token, "policy@example.org").await;
+    assert_eq!(policy["suppressed"], Value::Null, "{policy}");
+    // The reset connection was retried until the retry period ran out: soft, not suppressed.
+    let reset = contact(&app, &s.token, "reset@example.org").await;
+    assert_eq!(reset["suppressed"], Value::Null, "{reset}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume_continue_without_duplicates() {
+    let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(2), ..SinkConfig::default() }).await;
+    let app = app_with_sink(&sink, DeliveryConfig { batch: 20, concurrency: 4, ..DeliveryConfig::default() }).await;
+    let emails: Vec<String> = (0..150).map(|i| format!("p{i}@example.org")).collect();
+    let s = app.sending(&emails).await;
+    app.send_campaign(&s.token, s.campaign).await;
+    app.wait_campaign(&s.token, s.campaign, |c| c["counts"]["sent"].as_i64().unwrap_or(0) >= 20).await;
+    let (status, paused) =
+        app.call("POST", &format!("/api/v1/campaigns/{}/pause", s.campaign), Some(&s.token), None).await;
+    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at_pause = sink.count();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), at_pause, "nothing is sent while paused");
+    assert!(at_pause < 150, "paused before the end ({at_pause})");
+    let (_, resumed) =
+        app.call("POST", &format!("/api/v1/campaigns/{}/resume", s.campaign), Some(&s.token), None).await;
+    assert_eq!(resumed["status"], "sending");
+    let done = app.wait_campaign(&s.token, s.campaign, |c| c["status"] == "sent").await;
+    assert_eq!(done["counts"]["sent"], 150, "{done}");
+    let per = sink.deliveries_per_recipient();
+    assert_eq!(per.len(), 150);
+    assert!(per.values().all(|n| *n == 1), "duplicates: {:?}", per.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
+}
