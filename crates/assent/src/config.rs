@@ -69,6 +69,12 @@ pub struct Config {
     pub spf_mechanism: String,
     /// Host receiving bounces: the MX of each sender domain's bounce subdomain.
     pub bounce_mx: String,
+    /// Address of the inbound SMTP listener (role `inbound`) that takes
+    /// bounces, complaints and `mailto:` unsubscribes.
+    pub inbound_smtp: String,
+    /// The feedback-loop address registered with mailbox providers; ARF
+    /// complaints sent to it are accepted by the inbound listener.
+    pub feedback_address: Option<String>,
     /// Nameserver (host:port) for checking sender domains; default the system's.
     pub dns_resolver: Option<String>,
     /// SMTP relays for outgoing mail (`smtp://host:port?tls=starttls&user=…`);
@@ -77,6 +83,9 @@ pub struct Config {
     pub relay: Vec<String>,
     /// Messages handed to the relays at once (per worker process).
     pub send_concurrency: usize,
+    /// Seconds a worker holds a batch of recipients; after a crash another
+    /// worker (or the restarted one) takes them over when this runs out.
+    pub delivery_lease_secs: u64,
 }
 
 const KEYS: &[&str] = &[
@@ -107,9 +116,12 @@ const KEYS: &[&str] = &[
     "master_key",
     "spf_mechanism",
     "bounce_mx",
+    "inbound_smtp",
+    "feedback_address",
     "dns_resolver",
     "relay",
     "send_concurrency",
+    "delivery_lease_secs",
 ];
 
 /// Lists may be written as TOML arrays or, handier in the environment, as
@@ -157,9 +169,12 @@ impl Default for Config {
             master_key: None,
             spf_mechanism: "a:mail.assent.invalid".into(),
             bounce_mx: "mail.assent.invalid".into(),
+            inbound_smtp: "127.0.0.1:2525".into(),
+            feedback_address: None,
             dns_resolver: None,
             relay: Vec::new(),
             send_concurrency: 16,
+            delivery_lease_secs: 60,
         }
     }
 }
@@ -181,6 +196,8 @@ pub struct Overrides {
     pub dns_resolver: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbound_smtp: Option<String>,
 }
 
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Box<figment::Error>> {

@@ -51,6 +51,9 @@ enum Command {
         /// SMTP relay for outgoing mail (repeatable): smtp://host:port?tls=starttls&user=…&password=…
         #[arg(long)]
         relay: Option<Vec<String>>,
+        /// Listen address of the inbound SMTP listener (role `inbound`).
+        #[arg(long)]
+        inbound_smtp: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -177,11 +180,12 @@ fn main() -> Result<()> {
         log_format: cli.log_format.clone(),
         ..Overrides::default()
     };
-    if let Command::Serve { http, public_url, roles, relay } = &cli.command {
+    if let Command::Serve { http, public_url, roles, relay, inbound_smtp } = &cli.command {
         overrides.http = http.clone();
         overrides.public_url = public_url.clone();
         overrides.roles = roles.clone();
         overrides.relay = relay.clone();
+        overrides.inbound_smtp = inbound_smtp.clone();
     }
     let config = config::load(cli.config.as_deref(), &overrides).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     init_logging(&config.log_format)?;
@@ -319,11 +323,12 @@ async fn operator_token(store: &dyn Store, config: &Config, name: &str) -> Resul
 async fn serve(config: Config) -> Result<()> {
     let mut web_role = false;
     let mut worker_role = false;
+    let mut inbound_role = false;
     for role in &config.roles {
         match role.as_str() {
             "web" => web_role = true,
             "worker" => worker_role = true,
-            "inbound" => tracing::warn!("the inbound role has nothing to run yet: bounce processing is not built"),
+            "inbound" => inbound_role = true,
             other => bail!("unknown role {other:?}: the roles are web, worker, inbound"),
         }
     }
@@ -406,6 +411,7 @@ async fn serve(config: Config) -> Result<()> {
             policy: state.addresses.clone(),
             config: assent_engine::delivery::DeliveryConfig {
                 concurrency: config.send_concurrency.max(1),
+                lease: Duration::from_secs(config.delivery_lease_secs.max(1)),
                 ..assent_engine::delivery::DeliveryConfig::default()
             },
         };
@@ -422,7 +428,24 @@ async fn serve(config: Config) -> Result<()> {
             Duration::from_secs(3600),
             stopped.clone(),
         )));
+        let monitor = assent_engine::reputation::Monitor { store: store.clone(), config: Default::default() };
+        background.push(tokio::spawn(monitor.work(stopped.clone())));
     }
+    let inbound = if inbound_role {
+        let settings = assent_engine::inbound::InboundSettings {
+            feedback_address: config.feedback_address.clone(),
+            ..Default::default()
+        };
+        let processor = assent_engine::inbound::InboundProcessor::new(store.clone(), tokens.clone(), settings);
+        let listen = assent_smtp::inbound::InboundConfig {
+            listen: config.inbound_smtp.clone(),
+            hostname: config.bounce_mx.clone(),
+            ..Default::default()
+        };
+        Some(assent_smtp::inbound::InboundServer::start(listen, Arc::new(processor)).await?)
+    } else {
+        None
+    };
     if web_role {
         let listener =
             TcpListener::bind(&config.http).await.with_context(|| format!("cannot listen on {}", config.http))?;
@@ -432,6 +455,9 @@ async fn serve(config: Config) -> Result<()> {
         shutdown_signal().await;
     }
     let _ = stop.send(true);
+    if let Some(server) = inbound {
+        server.shutdown(Duration::from_secs(10)).await;
+    }
     for task in background {
         let _ = task.await;
     }

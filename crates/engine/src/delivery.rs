@@ -63,6 +63,17 @@ pub struct Deliverer {
     pub config: DeliveryConfig,
 }
 
+/// A name for this worker's leases, unique across processes and restarts.
+pub fn owner_id() -> String {
+    let mut r = [0u8; 8];
+    // Any value works as long as two workers differ; the time and pid are a
+    // fallback should the random source fail.
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut r).is_err() {
+        r = (crate::now_ms() as u64).to_be_bytes();
+    }
+    format!("{}-{}", std::process::id(), hex::encode(r))
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
@@ -142,8 +153,9 @@ impl Deliverer {
             self.store.set_campaign_status(c.account_id, c.id, &["sending"], "paused", Some(reason)).await?;
             return Ok(false);
         }
+        let owner = owner_id();
         let claimed =
-            self.store.claim_deliveries(&c, crate::now_ms(), self.config.batch, ms(self.config.lease)).await?;
+            self.store.claim_deliveries(&c, crate::now_ms(), self.config.batch, ms(self.config.lease), &owner).await?;
         if claimed.is_empty() {
             let fresh = self.store.get_campaign(c.account_id, c.id).await?;
             if let Some(fresh) = fresh
@@ -159,7 +171,7 @@ impl Deliverer {
             }
             return Ok(busy);
         }
-        self.send_batch(Arc::new(prepared), claimed, shutdown).await?;
+        self.send_batch(Arc::new(prepared), claimed, &owner, shutdown).await?;
         Ok(true)
     }
 
@@ -195,6 +207,57 @@ impl Deliverer {
         &self,
         prepared: Arc<Prepared>,
         batch: Vec<Delivery>,
+        owner: &str,
+        shutdown: &watch::Receiver<bool>,
+    ) -> assent_store::Result<()> {
+        let campaign = prepared.campaign.id;
+        // Keep the lease alive while the batch is worked on; a recipient
+        // whose lease could not be renewed (another worker took it over) is
+        // not sent from here.
+        let held: Arc<std::sync::Mutex<std::collections::HashSet<i64>>> =
+            Arc::new(std::sync::Mutex::new(batch.iter().map(|d| d.member.contact).collect()));
+        // Renewing and recording touch the same rows; one at a time, so the
+        // database never sees them lock in opposite orders.
+        let writing = Arc::new(tokio::sync::Mutex::new(()));
+        let renewer = {
+            let store = self.store.clone();
+            let held = held.clone();
+            let writing = writing.clone();
+            let owner = owner.to_string();
+            let lease = self.config.lease;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    let _turn = writing.lock().await;
+                    let mut ids: Vec<i64> = held.lock().map(|h| h.iter().copied().collect()).unwrap_or_default();
+                    if ids.is_empty() {
+                        return;
+                    }
+                    ids.sort_unstable();
+                    match store.renew_deliveries(campaign, &ids, crate::now_ms() + ms(lease), &owner).await {
+                        Ok(still) => {
+                            let still: std::collections::HashSet<i64> = still.into_iter().collect();
+                            if let Ok(mut h) = held.lock() {
+                                h.retain(|id| still.contains(id));
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot renew delivery leases"),
+                    }
+                }
+            })
+        };
+        let result = self.send_leased(prepared, batch, owner, &held, &writing, shutdown).await;
+        renewer.abort();
+        result
+    }
+
+    async fn send_leased(
+        &self,
+        prepared: Arc<Prepared>,
+        batch: Vec<Delivery>,
+        owner: &str,
+        held: &std::sync::Mutex<std::collections::HashSet<i64>>,
+        writing: &tokio::sync::Mutex<()>,
         shutdown: &watch::Receiver<bool>,
     ) -> assent_store::Result<()> {
         let campaign = prepared.campaign.id;
@@ -234,11 +297,17 @@ impl Deliverer {
         }
         let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
         let mut sends = JoinSet::new();
-        let mut queue = built.into_iter();
+        let mut queue = built.into_iter().peekable();
         loop {
-            // Keep `concurrency` sends in flight.
-            while sends.len() < self.config.concurrency && !*shutdown.borrow() {
+            // At most `concurrency` messages are ever in flight or accepted
+            // but not yet recorded together: that is all a crash can make
+            // us send twice.
+            while sends.len() + outcomes.len() < self.config.concurrency && !*shutdown.borrow() {
                 let Some((d, message)) = queue.next() else { break };
+                // Poisoning only means a renewal task panicked; the set is intact.
+                if !held.lock().map(|h| h.contains(&d.member.contact)).unwrap_or(false) {
+                    continue;
+                }
                 match message {
                     Err(outcome) => outcomes.push((d.member.contact, outcome)),
                     Ok((envelope, bytes)) => {
@@ -250,23 +319,65 @@ impl Deliverer {
                     }
                 }
             }
+            if sends.is_empty() {
+                // Nothing in flight: write what is pending, then go on
+                // (or stop, when everything is done).
+                self.record(campaign, &mut outcomes, owner, writing).await?;
+                if queue.peek().is_none() || *shutdown.borrow() {
+                    break;
+                }
+                continue;
+            }
             let Some(done) = sends.join_next().await else { break };
             let Ok((d, result)) = done else { continue };
             let outcome = self.outcome(&prepared.campaign, &d, result).await;
+            if let Ok(mut h) = held.lock() {
+                h.remove(&d.member.contact);
+            }
             outcomes.push((d.member.contact, outcome));
             // Record often: what is accepted but not yet recorded would be
             // sent again after a crash.
-            if outcomes.len() >= self.config.concurrency {
-                self.store.finish_deliveries(campaign, &outcomes).await?;
-                outcomes.clear();
+            if outcomes.len() >= (self.config.concurrency / 2).max(1) || sends.is_empty() {
+                self.record(campaign, &mut outcomes, owner, writing).await?;
             }
         }
-        self.store.finish_deliveries(campaign, &outcomes).await?;
+        self.record(campaign, &mut outcomes, owner, writing).await?;
         if *shutdown.borrow() {
             // Leave the rest for the next start (or another worker).
-            self.store.release_deliveries(campaign).await?;
+            self.store.release_deliveries(campaign, owner).await?;
         }
         Ok(())
+    }
+
+    /// Writes outcomes, retrying a few times: an outcome that is lost
+    /// means a message sent twice.
+    async fn record(
+        &self,
+        campaign: i64,
+        outcomes: &mut Vec<(i64, DeliveryOutcome)>,
+        owner: &str,
+        writing: &tokio::sync::Mutex<()>,
+    ) -> assent_store::Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        outcomes.sort_by_key(|(contact, _)| *contact);
+        let _turn = writing.lock().await;
+        let mut attempt = 0;
+        loop {
+            match self.store.finish_deliveries(campaign, outcomes, owner).await {
+                Ok(()) => {
+                    outcomes.clear();
+                    return Ok(());
+                }
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "recording delivery outcomes failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     async fn outcome(&self, c: &Campaign, d: &Delivery, result: Result<(), TransportError>) -> DeliveryOutcome {

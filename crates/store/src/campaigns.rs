@@ -215,11 +215,15 @@ pub trait Campaigns: Send + Sync {
         now_ms: i64,
         limit: i64,
         lease_ms: i64,
+        owner: &str,
     ) -> Result<Vec<Delivery>>;
-    /// Records outcomes, in one transaction.
-    async fn finish_deliveries(&self, campaign: i64, outcomes: &[(i64, DeliveryOutcome)]) -> Result<()>;
+    /// Extends the owner's leases on these recipients; returns those still
+    /// held (a lease that ran out may have gone to another worker).
+    async fn renew_deliveries(&self, campaign: i64, contacts: &[i64], until_ms: i64, owner: &str) -> Result<Vec<i64>>;
+    /// Records outcomes of rows the owner still holds, in one transaction.
+    async fn finish_deliveries(&self, campaign: i64, outcomes: &[(i64, DeliveryOutcome)], owner: &str) -> Result<()>;
     /// Gives leased recipients back (graceful shutdown).
-    async fn release_deliveries(&self, campaign: i64) -> Result<u64>;
+    async fn release_deliveries(&self, campaign: i64, owner: &str) -> Result<u64>;
     async fn delivery_counts(&self, account: AccountId, campaign: i64) -> Result<DeliveryCounts>;
 
     async fn audience_counts(

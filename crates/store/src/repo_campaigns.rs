@@ -309,17 +309,18 @@ macro_rules! impl_campaigns {
                     Ok(inserted)
                 }
 
-                async fn claim_deliveries(&self, c: &Campaign, now: i64, limit: i64, lease_ms: i64) -> Result<Vec<Delivery>> {
+                async fn claim_deliveries(&self, c: &Campaign, now: i64, limit: i64, lease_ms: i64, owner: &str) -> Result<Vec<Delivery>> {
                     let mut tx = self.begin_write().await?;
                     let sql = sqlx::AssertSqlSafe(format!(
-                        "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1
+                        "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1, lease_owner = $5
                          WHERE campaign_id = $2 AND contact_id IN (
                              SELECT contact_id FROM deliveries WHERE campaign_id = $2 AND status IN ('queued', 'deferred')
                                AND next_attempt_at <= $3 AND lease_until < $3 ORDER BY contact_id LIMIT $4{})
                          RETURNING contact_id, list_id, attempts",
                         <$ty>::SKIP_LOCKED
                     ));
-                    let claimed = sqlx::query(sql).bind(now + lease_ms).bind(c.id).bind(now).bind(limit).fetch_all(&mut *tx).await?;
+                    let claimed =
+                        sqlx::query(sql).bind(now + lease_ms).bind(c.id).bind(now).bind(limit).bind(owner).fetch_all(&mut *tx).await?;
                     if claimed.is_empty() {
                         tx.commit().await?;
                         return Ok(Vec::new());
@@ -373,9 +374,10 @@ macro_rules! impl_campaigns {
                     }
                     let skipped: Vec<i64> = ids.iter().copied().filter(|id| !out.iter().any(|d| d.member.contact == *id)).collect();
                     for id in skipped {
-                        sqlx::query("UPDATE deliveries SET status = 'skipped', last_reply = 'no longer eligible', lease_until = 0 WHERE campaign_id = $1 AND contact_id = $2")
+                        sqlx::query("UPDATE deliveries SET status = 'skipped', last_reply = 'no longer eligible', lease_until = 0 WHERE campaign_id = $1 AND contact_id = $2 AND lease_owner = $3")
                             .bind(c.id)
                             .bind(id)
+                            .bind(owner)
                             .execute(&mut *tx)
                             .await?;
                     }
@@ -384,7 +386,33 @@ macro_rules! impl_campaigns {
                     Ok(out)
                 }
 
-                async fn finish_deliveries(&self, campaign: i64, outcomes: &[(i64, DeliveryOutcome)]) -> Result<()> {
+                async fn renew_deliveries(&self, campaign: i64, contacts: &[i64], until: i64, owner: &str) -> Result<Vec<i64>> {
+                    if contacts.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let positional = <$ty>::POSITIONAL_PARAMS;
+                    let mut held = Vec::with_capacity(contacts.len());
+                    let mut tx = self.begin_write().await?;
+                    for chunk in contacts.chunks(crate::repo_imports::CHUNK) {
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "UPDATE deliveries SET lease_until = {} WHERE campaign_id = {} AND lease_owner = {}
+                               AND status IN ('queued', 'deferred') AND contact_id IN ({}) RETURNING contact_id",
+                            crate::repo_imports::param(positional, 1),
+                            crate::repo_imports::param(positional, 2),
+                            crate::repo_imports::param(positional, 3),
+                            crate::repo_imports::list(positional, 4, chunk.len()),
+                        ));
+                        let mut q = sqlx::query_scalar::<_, i64>(sql).bind(until).bind(campaign).bind(owner);
+                        for id in chunk {
+                            q = q.bind(id);
+                        }
+                        held.extend(q.fetch_all(&mut *tx).await?);
+                    }
+                    tx.commit().await?;
+                    Ok(held)
+                }
+
+                async fn finish_deliveries(&self, campaign: i64, outcomes: &[(i64, DeliveryOutcome)], owner: &str) -> Result<()> {
                     if outcomes.is_empty() {
                         return Ok(());
                     }
@@ -400,7 +428,7 @@ macro_rules! impl_campaigns {
                         };
                         sqlx::query(
                             "UPDATE deliveries SET status = $1, last_reply = $2, next_attempt_at = $3, sent_at = $4, lease_until = 0
-                             WHERE campaign_id = $5 AND contact_id = $6",
+                             WHERE campaign_id = $5 AND contact_id = $6 AND lease_owner = $7",
                         )
                         .bind(status)
                         .bind(reply.chars().take(500).collect::<String>())
@@ -408,6 +436,7 @@ macro_rules! impl_campaigns {
                         .bind(sent_at)
                         .bind(campaign)
                         .bind(contact)
+                        .bind(owner)
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -415,11 +444,13 @@ macro_rules! impl_campaigns {
                     Ok(())
                 }
 
-                async fn release_deliveries(&self, campaign: i64) -> Result<u64> {
+                async fn release_deliveries(&self, campaign: i64, owner: &str) -> Result<u64> {
                     let done = sqlx::query(
-                        "UPDATE deliveries SET lease_until = 0 WHERE campaign_id = $1 AND lease_until > 0 AND status IN ('queued', 'deferred')",
+                        "UPDATE deliveries SET lease_until = 0 WHERE campaign_id = $1 AND lease_owner = $2 AND lease_until > 0
+                           AND status IN ('queued', 'deferred')",
                     )
                     .bind(campaign)
+                    .bind(owner)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected())

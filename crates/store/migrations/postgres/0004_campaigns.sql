@@ -59,6 +59,9 @@ CREATE TABLE deliveries (
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL DEFAULT 0,
     lease_until     BIGINT NOT NULL DEFAULT 0,
+    -- Who holds the lease: a worker renews only its own, and records
+    -- outcomes only for rows it still holds.
+    lease_owner     TEXT,
     domain          TEXT NOT NULL DEFAULT '',
     token           TEXT,
     last_reply      TEXT,
