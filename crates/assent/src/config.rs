@@ -83,6 +83,8 @@ pub struct Config {
     pub relay: Vec<String>,
     /// Messages handed to the relays at once (per worker process).
     pub send_concurrency: usize,
+    /// Sign campaign mail with DKIM (turn off only when the relay signs).
+    pub dkim_sign: bool,
     /// Seconds a worker holds a batch of recipients; after a crash another
     /// worker (or the restarted one) takes them over when this runs out.
     pub delivery_lease_secs: u64,
@@ -121,6 +123,7 @@ const KEYS: &[&str] = &[
     "dns_resolver",
     "relay",
     "send_concurrency",
+    "dkim_sign",
     "delivery_lease_secs",
 ];
 
@@ -174,6 +177,7 @@ impl Default for Config {
             dns_resolver: None,
             relay: Vec::new(),
             send_concurrency: 16,
+            dkim_sign: true,
             delivery_lease_secs: 60,
         }
     }

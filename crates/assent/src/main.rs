@@ -412,6 +412,7 @@ async fn serve(config: Config) -> Result<()> {
             config: assent_engine::delivery::DeliveryConfig {
                 concurrency: config.send_concurrency.max(1),
                 lease: Duration::from_secs(config.delivery_lease_secs.max(1)),
+                dkim: config.dkim_sign,
                 ..assent_engine::delivery::DeliveryConfig::default()
             },
         };

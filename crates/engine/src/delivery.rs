@@ -37,6 +37,8 @@ pub struct DeliveryConfig {
     pub fanout_page: i64,
     /// How long a leased recipient is ours before another worker may take it.
     pub lease: Duration,
+    /// DKIM-sign messages (off only when the relay signs them).
+    pub dkim: bool,
 }
 
 impl Default for DeliveryConfig {
@@ -49,6 +51,7 @@ impl Default for DeliveryConfig {
             retry_max_delay: Duration::from_secs(6 * 3600),
             fanout_page: 10_000,
             lease: Duration::from_secs(300),
+            dkim: true,
         }
     }
 }
@@ -133,7 +136,12 @@ impl Deliverer {
             match Prepared::load(self.store.as_ref(), c.clone(), &self.secrets, self.tokens.clone(), &self.public_url)
                 .await
             {
-                Ok(p) => p,
+                Ok(mut p) => {
+                    if !self.config.dkim {
+                        p.signers.clear();
+                    }
+                    p
+                }
                 Err(e) => {
                     tracing::warn!(campaign = c.id, error = %e, "campaign cannot be prepared; paused");
                     self.store

@@ -56,6 +56,8 @@ pub struct SinkConfig {
     pub max_messages_per_connection: Option<u32>,
     /// Wait this long before every reply (greeting included).
     pub delay: Duration,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
 }
 
 impl Default for SinkConfig {
@@ -73,6 +75,7 @@ impl Default for SinkConfig {
             count_only: false,
             max_messages_per_connection: None,
             delay: Duration::ZERO,
+            port: 0,
         }
     }
 }
@@ -155,7 +158,7 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts the sink on 127.0.0.1 on a free port.
     pub async fn start(config: SinkConfig) -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the SMTP sink");
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await.expect("bind the SMTP sink");
         let addr = listener.local_addr().expect("SMTP sink address");
         let tls = config.starttls.then(tls_acceptor);
         let shared = Arc::new(Shared {
