@@ -205,6 +205,22 @@ paths.update({
     "/api/v1/campaigns/{id}/send": {"post": op("Send (or schedule with send_at) after accepting the current guidelines; 422 with the preflight failures while any remain", ok("scheduled", ref("Campaign"), "202"), "campaigns", send_body, cid, extra_errors=("404", "409"))},
     **{f"/api/v1/campaigns/{{id}}/{a}": {"post": op(f"{a.capitalize()} a campaign", ok("campaign", ref("Campaign")), "campaigns", params=cid, extra_errors=("404", "409"))} for a in ["pause", "resume", "cancel"]},
 })
+num = {"type": "number"}
+rates = {"type": "object", "properties": {**{k: {"type": "integer"} for k in ["sent", "attempted", "hard_bounces", "soft_bounces", "policy_bounces", "complaints", "unsubscribes"]},
+    **{k: num for k in ["hard_bounce_rate", "bounce_rate", "complaint_rate", "unsubscribe_rate"]}, "enough_sample": {"type": "boolean"}}}
+schemas["ReputationThresholds"] = {"type": "object", "properties": {"window_days": {"type": "integer"}, "min_sample": {"type": "integer", "description": "messages a rate needs before it is acted on"},
+    "complaint_flag_rate": num, "complaint_suspend_rate": num, "hard_bounce_pause_rate": num}}
+schemas["Reputation"] = {"type": "object", "required": ["account_id", "rates", "campaigns", "flags", "flagged", "thresholds"], "properties": {
+    "account_id": {"type": "integer"}, "name": text, "status": text, "window_days": {"type": "integer"}, "rates": rates,
+    "campaigns": {"type": "array", "items": {"type": "object", "properties": {"campaign_id": {"type": "integer"}, "name": text, "status": text, "rates": rates, "flags": {"type": "array", "items": text}}}},
+    "flags": {"type": "array", "items": {"type": "object", "properties": {"campaign_id": {"type": ["integer", "null"]}, "kind": text, "detail": {}, "at": {"type": "string", "format": "date-time"}}}},
+    "flagged": {"type": "boolean"}, "thresholds": ref("ReputationThresholds"), "evaluated_at": {"type": "string", "format": "date-time"}}}
+paths.update({
+    "/api/v1/reputation": {"get": op("The account's bounce, complaint and unsubscribe rates (per campaign and over the rolling window) with the thresholds and the monitor's flags", ok("reputation", ref("Reputation")), "reputation")},
+    "/api/v1/operator/reputation": {"get": op("All accounts' reputation, flagged first, with recent operator alerts (operator)", ok("overview", {"type": "object", "properties": {
+        "accounts": {"type": "array", "items": ref("Reputation")}, "flagged": {"type": "integer"}, "thresholds": ref("ReputationThresholds"),
+        "alerts": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "action": text, "target": text, "detail": {}, "at": {"type": "string", "format": "date-time"}}}}}}), "operator")},
+})
 html = lambda d: {"description": d, "content": {"text/html": {"schema": text}}}
 token = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}]
 formid = [{"name": "form", "in": "path", "required": True, "schema": text}]

@@ -10,9 +10,11 @@ pub mod delivery;
 pub mod dns;
 pub mod housekeeping;
 pub mod import;
+pub mod inbound;
 pub mod keys;
 pub mod message;
 pub mod outbox;
+pub mod reputation;
 pub mod transport;
 
 pub use confirmation::ConfirmationMailer;

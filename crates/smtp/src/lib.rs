@@ -20,6 +20,7 @@
 mod client;
 pub mod data;
 mod error;
+pub mod inbound;
 mod outcome;
 mod pool;
 mod relay;

@@ -21,7 +21,9 @@ mod postgres;
 mod repo;
 mod repo_campaigns;
 mod repo_imports;
+mod repo_reputation;
 mod repo_signup;
+mod reputation;
 mod signup;
 mod sqlite;
 
@@ -38,6 +40,7 @@ pub use error::StoreError;
 pub use imports::*;
 pub use model::*;
 pub use postgres::PgStore;
+pub use reputation::*;
 pub use signup::*;
 pub use sqlite::SqliteStore;
 
@@ -76,7 +79,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
 /// The repository. One implementation per backend, one contract test suite
 /// for both (`tests/contract.rs`).
 #[async_trait]
-pub trait Store: Signups + Imports + Campaigns + Send + Sync + 'static {
+pub trait Store: Signups + Imports + Campaigns + Reputation + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies the embedded migrations not yet applied. Safe to run from

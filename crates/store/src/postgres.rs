@@ -102,3 +102,4 @@ crate::repo::impl_store!(PgStore);
 crate::repo_signup::impl_signups!(PgStore);
 crate::repo_imports::impl_imports!(PgStore);
 crate::repo_campaigns::impl_campaigns!(PgStore);
+crate::repo_reputation::impl_reputation!(PgStore);

@@ -94,3 +94,4 @@ crate::repo::impl_store!(SqliteStore);
 crate::repo_signup::impl_signups!(SqliteStore);
 crate::repo_imports::impl_imports!(SqliteStore);
 crate::repo_campaigns::impl_campaigns!(SqliteStore);
+crate::repo_reputation::impl_reputation!(SqliteStore);

@@ -10,7 +10,8 @@ use assent_test_support::smtp_sink::{SinkConfig, SmtpSink};
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    let sink = SmtpSink::start(SinkConfig { discard_data: true, count_only: true, port, ..SinkConfig::default() }).await;
+    let sink =
+        SmtpSink::start(SinkConfig { discard_data: true, count_only: true, port, ..SinkConfig::default() }).await;
     println!("listening {}", sink.addr());
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

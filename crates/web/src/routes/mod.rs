@@ -9,6 +9,7 @@ pub(crate) mod forms;
 mod health;
 mod imports;
 mod lists;
+mod reputation;
 mod suppressions;
 
 use axum::Router;
@@ -83,6 +84,8 @@ pub fn routes(import_limit: usize) -> Router<AppState> {
         .route("/api/v1/forms", post(forms::create).get(forms::list))
         .route("/api/v1/forms/{id}", get(forms::show).patch(forms::update))
         .route("/api/v1/suppressions", get(suppressions::list).post(suppressions::add).delete(suppressions::remove))
+        .route("/api/v1/reputation", get(reputation::show))
+        .route("/api/v1/operator/reputation", get(reputation::operator_overview))
         .fallback(|| async { ApiError::not_found("route") })
 }
 
