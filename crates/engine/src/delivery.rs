@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_domain::bounce::{BounceClass, classify_smtp_reply};
-use assent_domain::{AddressPolicy, EmailAddress, SuppressionHash, SuppressionReason};
+use assent_domain::{AddressPolicy, EmailAddress};
 use assent_mail::token::TokenKey;
 use assent_store::{Campaign, Delivery, DeliveryOutcome, NewConsentEvent, Store};
 use tokio::sync::{Notify, watch};
@@ -435,12 +435,22 @@ impl Deliverer {
         if let Err(e) = self.store.append_consent_event(account, &event).await {
             tracing::warn!(error = %e, "cannot record bounce event");
         }
-        if class == BounceClass::Hard
-            && let Ok(addr) = EmailAddress::parse(&d.member.email)
-            && let Err(e) =
-                self.store.suppress(account, &SuppressionHash::of(&addr), SuppressionReason::HardBounce).await
-        {
-            tracing::warn!(error = %e, "cannot suppress hard-bounced address");
+        // The consequences (suppression, soft-bounce counting, operator
+        // alerts) have one owner: the same code that applies bounces
+        // reported later by mail.
+        let mut bounce = crate::inbound::Bounce::from_smtp_reply(reply).unwrap_or(crate::inbound::Bounce {
+            class,
+            status: None,
+            reason: None,
+            source: "smtp".into(),
+            detail: serde_json::json!({"reply": reply.chars().take(500).collect::<String>()}),
+            history: false,
+        });
+        bounce.class = class;
+        let actions = crate::inbound::ReportActions { store: self.store.clone(), soft_bounce: Default::default() };
+        let target = crate::inbound::Target { account, campaign: c.id, contact };
+        if let Err(e) = actions.bounce(target, &bounce).await {
+            tracing::warn!(error = %e, "cannot apply the bounce");
         }
     }
 }
