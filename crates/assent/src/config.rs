@@ -85,6 +85,13 @@ pub struct Config {
     pub send_concurrency: usize,
     /// Sign campaign mail with DKIM (turn off only when the relay signs).
     pub dkim_sign: bool,
+    /// Messages per second per destination domain: `gmail.com=50,yahoo.com=20`.
+    pub throttle_domains: String,
+    /// Messages per second to any other domain (0: unlimited).
+    pub throttle_default_domain: f64,
+    /// Messages per second per account and per campaign (0: unlimited).
+    pub throttle_account: f64,
+    pub throttle_campaign: f64,
     /// Seconds a worker holds a batch of recipients; after a crash another
     /// worker (or the restarted one) takes them over when this runs out.
     pub delivery_lease_secs: u64,
@@ -124,6 +131,10 @@ const KEYS: &[&str] = &[
     "relay",
     "send_concurrency",
     "dkim_sign",
+    "throttle_domains",
+    "throttle_default_domain",
+    "throttle_account",
+    "throttle_campaign",
     "delivery_lease_secs",
 ];
 
@@ -178,6 +189,10 @@ impl Default for Config {
             relay: Vec::new(),
             send_concurrency: 16,
             dkim_sign: true,
+            throttle_domains: String::new(),
+            throttle_default_domain: 0.0,
+            throttle_account: 0.0,
+            throttle_campaign: 0.0,
             delivery_lease_secs: 60,
         }
     }

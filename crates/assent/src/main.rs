@@ -402,8 +402,16 @@ async fn serve(config: Config) -> Result<()> {
             wake: state.outbox_wake.clone(),
         };
         background.push(tokio::spawn(outbox.run(stopped.clone())));
+        let throttle = assent_engine::throttle::ThrottleConfig {
+            per_domain: assent_engine::throttle::ThrottleConfig::parse_domains(&config.throttle_domains)
+                .map_err(|e| anyhow::anyhow!("throttle_domains: {e}"))?,
+            default_domain: config.throttle_default_domain,
+            per_account: config.throttle_account,
+            per_campaign: config.throttle_campaign,
+        };
         let deliverer = assent_engine::delivery::Deliverer {
             store: store.clone(),
+            throttles: Arc::new(assent_engine::throttle::Throttles::new(throttle)),
             transport: state.transport.clone().context("a worker always has a transport")?,
             secrets: secrets.clone(),
             tokens: tokens.clone(),

@@ -58,6 +58,9 @@ impl Default for DeliveryConfig {
 
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
+    /// Sending rates per destination domain, account and campaign, shared
+    /// by all sends of this worker.
+    pub throttles: Arc<crate::throttle::Throttles>,
     pub transport: Arc<dyn Transport>,
     pub secrets: Arc<SecretBox>,
     pub tokens: Arc<TokenKey>,
@@ -306,6 +309,7 @@ impl Deliverer {
         let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
         let mut sends = JoinSet::new();
         let mut queue = built.into_iter().peekable();
+        let throttles = self.throttles.clone();
         loop {
             // At most `concurrency` messages are ever in flight or accepted
             // but not yet recorded together: that is all a crash can make
@@ -320,7 +324,11 @@ impl Deliverer {
                     Err(outcome) => outcomes.push((d.member.contact, outcome)),
                     Ok((envelope, bytes)) => {
                         let transport = self.transport.clone();
+                        let throttles = throttles.clone();
+                        let (account, campaign_id) = (prepared.campaign.account_id.get(), campaign);
                         sends.spawn(async move {
+                            let domain = d.member.email.rsplit_once('@').map_or("", |(_, dom)| dom).to_string();
+                            throttles.acquire(account, campaign_id, &domain).await;
                             let result = transport.send(&envelope, &d.member.email, &bytes).await;
                             (d, result)
                         });

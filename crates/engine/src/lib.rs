@@ -15,6 +15,7 @@ pub mod keys;
 pub mod message;
 pub mod outbox;
 pub mod reputation;
+pub mod throttle;
 pub mod transport;
 
 pub use confirmation::ConfirmationMailer;

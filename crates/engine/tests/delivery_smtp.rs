@@ -21,6 +21,7 @@ async fn app_with_sink(sink: &SmtpSink, delivery: DeliveryConfig) -> TestApp {
         transport: Some(transport),
         delivery,
         database_url: None,
+        ..Options::default()
     })
     .await
 }

@@ -122,6 +122,7 @@ pub struct Options {
     /// Where campaign and transactional mail goes (default: a maildir).
     pub transport: Option<Arc<dyn Transport>>,
     pub delivery: assent_engine::delivery::DeliveryConfig,
+    pub throttle: assent_engine::throttle::ThrottleConfig,
     /// A database URL (default: a fresh SQLite file).
     pub database_url: Option<String>,
 }
@@ -176,6 +177,7 @@ async fn spawn_inner(url: &str, db: Option<TempDb>, o: Options) -> TestApp {
     state.transport = Some(transport.clone());
     let deliverer = assent_engine::delivery::Deliverer {
         store: store.clone(),
+        throttles: Arc::new(assent_engine::throttle::Throttles::new(o.throttle)),
         transport: transport.clone(),
         secrets: state.secrets.clone(),
         tokens: tokens.clone(),

@@ -29,6 +29,13 @@ pub async fn guidelines() -> Json<Value> {
 pub async fn campaign_json(state: &AppState, c: &Campaign) -> ApiResult<Value> {
     let audience = state.store.audience_counts(c.account_id, &c.list_ids, c.product_category.as_deref()).await?;
     let counts = state.store.delivery_counts(c.account_id, c.id).await?;
+    // Rate since the start, and what it means for the rest.
+    let end = c.finished_at.unwrap_or_else(assent_engine::now_ms);
+    let elapsed = c.started_at.map(|s| (end - s).max(1) as f64 / 1000.0);
+    let done = counts.sent + counts.bounced + counts.failed + counts.skipped;
+    let rate = elapsed.map(|e| done as f64 / e);
+    let remaining = (counts.queued + counts.deferred).max(audience.eligible - counts.total).max(0);
+    let eta = rate.filter(|r| *r > 0.0 && c.status == "sending").map(|r| (remaining as f64 / r).round());
     Ok(json!({
         "id": c.id,
         "name": c.name,
@@ -50,6 +57,12 @@ pub async fn campaign_json(state: &AppState, c: &Campaign) -> ApiResult<Value> {
         })),
         "audience": audience,
         "counts": counts,
+        "progress": {
+            "done": done,
+            "remaining": remaining,
+            "rate_per_sec": rate.map(|r| (r * 10.0).round() / 10.0),
+            "eta_secs": eta,
+        },
         "created_at": rfc3339(c.created_at),
         "updated_at": rfc3339(c.updated_at),
     }))
