@@ -129,6 +129,29 @@ impl AccountAuth {
         self.who.account
     }
 
+    /// Writes what this caller did to the account's audit log.
+    pub async fn record(
+        &self,
+        state: &AppState,
+        ip: Option<String>,
+        action: &str,
+        target: String,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        state
+            .store
+            .record_action(&assent_store::NewAuditEntry {
+                account: Some(self.account()),
+                actor: self.caller.actor(),
+                action: action.into(),
+                target,
+                detail,
+                ip,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Refuses viewers: they read but do not change.
     pub fn require_write(&self) -> Result<(), ApiError> {
         if self.who.role.can_write() {

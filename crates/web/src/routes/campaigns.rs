@@ -7,7 +7,7 @@
 use assent_domain::{EmailAddress, ListId};
 use assent_engine::campaign::{GUIDELINES, GUIDELINES_VERSION, Prepared};
 use assent_mail::outbound::CampaignTemplate;
-use assent_store::{Acceptance, AudienceMember, Campaign, CampaignDraft, NewAuditEntry};
+use assent_store::{Acceptance, AudienceMember, Campaign, CampaignDraft};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -456,16 +456,5 @@ async fn record(
     id: i64,
     detail: Value,
 ) -> ApiResult<()> {
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: action.into(),
-            target: format!("campaign:{id}"),
-            detail,
-            ip,
-        })
-        .await?;
-    Ok(())
+    auth.record(state, ip, action, format!("campaign:{id}"), detail).await
 }

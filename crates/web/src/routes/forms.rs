@@ -4,7 +4,7 @@
 //! fields, redirect URLs and language.
 
 use assent_domain::ListId;
-use assent_store::{Form, FormUpdate, NewAuditEntry, NewForm};
+use assent_store::{Form, FormUpdate, NewForm};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -200,16 +200,5 @@ pub async fn update(
 }
 
 async fn audit(state: &AppState, auth: &AccountAuth, ip: Option<String>, action: &str, form: &Form) -> ApiResult<()> {
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: action.into(),
-            target: format!("form:{}", form.public_id),
-            detail: json!({"version": form.version}),
-            ip,
-        })
-        .await?;
-    Ok(())
+    auth.record(state, ip, action, format!("form:{}", form.public_id), json!({"version": form.version})).await
 }

@@ -1,7 +1,7 @@
 //! Mailing lists of the calling account.
 
 use assent_domain::ListId;
-use assent_store::{List, NewAuditEntry};
+use assent_store::List;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -118,16 +118,5 @@ pub async fn remove(
 }
 
 async fn audit(state: &AppState, auth: &AccountAuth, ip: Option<String>, action: &str, id: ListId) -> ApiResult<()> {
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: action.into(),
-            target: format!("list:{id}"),
-            detail: json!({}),
-            ip,
-        })
-        .await?;
-    Ok(())
+    auth.record(state, ip, action, format!("list:{id}"), json!({})).await
 }

@@ -3,7 +3,6 @@
 //! lifted here — an objection is absolute; only manual entries can.
 
 use assent_domain::{EmailAddress, SuppressionHash, SuppressionReason};
-use assent_store::NewAuditEntry;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -105,16 +104,5 @@ async fn record(
     action: &str,
     hash: &SuppressionHash,
 ) -> ApiResult<()> {
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: action.into(),
-            target: format!("suppression:{}", hash.as_str()),
-            detail: json!({}),
-            ip,
-        })
-        .await?;
-    Ok(())
+    auth.record(state, ip, action, format!("suppression:{}", hash.as_str()), json!({})).await
 }
