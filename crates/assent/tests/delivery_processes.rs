@@ -22,7 +22,14 @@ fn free_port() -> u16 {
 }
 
 /// Starts `assent serve`; returns it and the operator token if it printed one.
-fn start(dir: &std::path::Path, db: &str, port: u16, relay: &str, roles: &str) -> (Server, Option<String>) {
+fn start(
+    dir: &std::path::Path,
+    db: &str,
+    port: u16,
+    relay: &str,
+    roles: &str,
+    lease_secs: u32,
+) -> (Server, Option<String>) {
     let mut child = Command::new(BIN)
         .args([
             "serve",
@@ -37,7 +44,7 @@ fn start(dir: &std::path::Path, db: &str, port: u16, relay: &str, roles: &str) -
         ])
         .args(["--public-url", "https://assent.test"])
         .env("ASSENT_SEND_CONCURRENCY", POOL.to_string())
-        .env("ASSENT_DELIVERY_LEASE_SECS", "2")
+        .env("ASSENT_DELIVERY_LEASE_SECS", lease_secs.to_string())
         .env("ASSENT_LOG", "warn")
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -206,7 +213,7 @@ async fn killed_mid_campaign_and_restarted_nothing_is_lost() {
     let port = free_port();
     let relay = format!("{}&max_connections={POOL}", sink.url());
     let client = reqwest::Client::new();
-    let (mut server, op) = start(&dir, &db, port, &relay, "web,worker");
+    let (mut server, op) = start(&dir, &db, port, &relay, "web,worker", 2);
     let op = op.expect("operator token");
     wait_healthy(&client, &server.base).await;
     let (token, campaign) = prepare(&client, &server.base, &op, N).await;
@@ -218,7 +225,7 @@ async fn killed_mid_campaign_and_restarted_nothing_is_lost() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         kill_9(&mut server);
-        let (restarted, _) = start(&dir, &db, port, &relay, "web,worker");
+        let (restarted, _) = start(&dir, &db, port, &relay, "web,worker", 2);
         server = restarted;
         wait_healthy(&client, &server.base).await;
     }
@@ -248,11 +255,11 @@ async fn two_workers_on_postgres_share_a_campaign_without_double_sends() {
     let relay = format!("{}&max_connections={POOL}", sink.url());
     let client = reqwest::Client::new();
     let port = free_port();
-    let (mut web, op) = start(&dir, &url, port, &relay, "web,worker");
+    let (mut web, op) = start(&dir, &url, port, &relay, "web,worker", 30);
     let op = op.expect("operator token");
     wait_healthy(&client, &web.base).await;
     // The second process: a worker only, same database, no HTTP.
-    let (mut worker, _) = start(&dir, &url, free_port(), &relay, "worker");
+    let (mut worker, _) = start(&dir, &url, free_port(), &relay, "worker", 30);
     let (token, campaign) = prepare(&client, &web.base, &op, n).await;
     let done = wait_sent(&client, &web.base, &token, campaign, Duration::from_secs(300)).await;
     kill_9(&mut web);

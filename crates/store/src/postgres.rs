@@ -49,6 +49,15 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// Refreshes planner statistics after a bulk write: right after an
+    /// import or a fan-out the tables are much larger than the planner
+    /// believes, and its plans for the delivery queries go from
+    /// milliseconds to seconds.
+    pub(crate) async fn after_bulk_write(&self) -> Result<()> {
+        sqlx::raw_sql("ANALYZE contacts; ANALYZE subscriptions; ANALYZE deliveries").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -306,6 +306,9 @@ macro_rules! impl_campaigns {
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    if done {
+                        self.after_bulk_write().await?;
+                    }
                     Ok(inserted)
                 }
 

@@ -417,6 +417,7 @@ macro_rules! impl_imports {
                 }
 
                 async fn finish_import(&self, id: i64, status: &str, review: &str, review_reason: Option<&str>) -> Result<()> {
+                    self.after_bulk_write().await?;
                     let now = now_ms();
                     sqlx::query(
                         "UPDATE imports SET processed = 1, status = $1, review = $2, review_reason = COALESCE($3, review_reason),

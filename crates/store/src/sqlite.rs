@@ -46,6 +46,11 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Nothing to do: SQLite plans these queries well without statistics.
+    pub(crate) async fn after_bulk_write(&self) -> Result<()> {
+        Ok(())
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
