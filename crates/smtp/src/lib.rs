@@ -16,10 +16,15 @@
 //! [`RecipientOutcome::ConnectionLost`], never accepted. Classifying
 //! rejections into hard/soft/policy bounces is the domain layer's job; this
 //! crate hands over the code, the enhanced code, the text and the stage.
+//!
+//! Besides SMTP it holds the other mail protocol Assent speaks: [`imap`], a
+//! small IMAP4rev1 client (RFC 3501) for reading bounces and complaints out
+//! of an existing mailbox.
 
 mod client;
 pub mod data;
 mod error;
+pub mod imap;
 pub mod inbound;
 mod outcome;
 mod pool;
