@@ -1,7 +1,8 @@
 //! What comes back after sending, applied (PRODUCT.md rule 8, RULES.md
 //! "Bounces" and "Complaints"). This module owns the [`InboundProcessor`],
 //! the application's side of the inbound SMTP listener
-//! (`assent_smtp::inbound`), and [`ReportActions`], the consequences of a
+//! (`assent_smtp::inbound`) and of the IMAP mailbox poller
+//! ([`crate::mailbox`]), and [`ReportActions`], the consequences of a
 //! report for its recipient.
 //!
 //! Which recipients exist: `bounces+TOKEN@…` (the VERP envelope sender of
@@ -81,6 +82,16 @@ enum Mailbox {
     Bounce(Target),
     Mailto(Target),
     Feedback,
+}
+
+/// Whether a message concerned one of our messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recognition {
+    /// Sent to one of our addresses or attributed to a message we sent
+    /// (whatever it said: an automatic reply is recognised, and ignored).
+    Recognised,
+    /// Neither: someone else's mail.
+    Unrecognised,
 }
 
 /// A failure the sender should retry later (`451`).
@@ -303,40 +314,60 @@ impl InboundProcessor {
     /// Processes one message for one accepted recipient.
     pub async fn process(&self, rcpt: &str, data: &[u8]) -> Result<(), InboundError> {
         match self.mailbox(rcpt) {
-            Some(Mailbox::Bounce(t)) => {
+            Some(mailbox) => self.handle(mailbox, rcpt, data).await.map(drop),
+            // Refused at RCPT already; a recipient that stopped verifying
+            // (key changed meanwhile) is dropped.
+            None => Ok(()),
+        }
+    }
+
+    /// Processes a message taken from a mailbox (`crate::mailbox`), which
+    /// has no envelope: the recipient is the first address of
+    /// `Delivered-To`, `X-Original-To`, `Envelope-To` or `To` (in this
+    /// order) that is one of the listener's; without one, the message is
+    /// read as a feedback-loop report and attributed like one.
+    /// [`Recognition::Unrecognised`] when it concerns no message of ours.
+    pub async fn process_mailbox_message(&self, data: &[u8]) -> Result<Recognition, InboundError> {
+        let found = envelope_candidates(data).into_iter().find_map(|a| self.mailbox(&a).map(|m| (m, a)));
+        match found {
+            Some((mailbox, rcpt)) => self.handle(mailbox, &rcpt, data).await,
+            None => self.handle(Mailbox::Feedback, "", data).await,
+        }
+    }
+
+    async fn handle(&self, mailbox: Mailbox, rcpt: &str, data: &[u8]) -> Result<Recognition, InboundError> {
+        match mailbox {
+            Mailbox::Bounce(t) => {
                 let report = parse_report_with_envelope(data, Some(rcpt));
-                self.apply(&report, t).await
+                self.apply(&report, t).await?;
             }
-            Some(Mailbox::Mailto(t)) => {
+            Mailbox::Mailto(t) => {
                 // Only a person's own message unsubscribes: an out-of-office
                 // answer or a bounce that landed here does not.
                 let report = parse_report(data);
                 match report.kind {
                     ReportKind::AutoReply | ReportKind::Bounce => {
                         tracing::debug!(kind = report.kind.as_str(), "ignored at the unsubscribe address");
-                        Ok(())
                     }
-                    ReportKind::Complaint | ReportKind::Other => Ok(self.actions.mailto_unsubscribe(t).await?),
+                    ReportKind::Complaint | ReportKind::Other => self.actions.mailto_unsubscribe(t).await?,
                 }
             }
-            Some(Mailbox::Feedback) => {
+            Mailbox::Feedback => {
                 let report = parse_report(data);
                 match self.resolve(&report, data).await? {
-                    Some(t) => self.apply(&report, t).await,
+                    Some(t) => self.apply(&report, t).await?,
                     None => {
                         tracing::info!(
                             kind = report.kind.as_str(),
                             format = report.format,
                             "feedback report names no message of ours; ignored"
                         );
-                        Ok(())
+                        return Ok(Recognition::Unrecognised);
                     }
                 }
             }
-            // Refused at RCPT already; a recipient that stopped verifying
-            // (key changed meanwhile) is dropped.
-            None => Ok(()),
         }
+        Ok(Recognition::Recognised)
     }
 
     /// Applies a parsed report to the message it is about.
@@ -453,6 +484,70 @@ fn mailto_tokens(raw: &[u8]) -> impl Iterator<Item = &str> {
     .take(5)
 }
 
+/// The headers that may name the envelope recipient of a message taken from
+/// a mailbox, in the order they are believed.
+const ENVELOPE_HEADERS: [&str; 4] = ["delivered-to", "x-original-to", "envelope-to", "to"];
+
+/// Addresses of the top-level `Delivered-To`, `X-Original-To`,
+/// `Envelope-To` and `To` headers, in that order (at most a few dozen).
+/// Any of them could be forged; what counts is a token that verifies.
+fn envelope_candidates(raw: &[u8]) -> Vec<String> {
+    // The header block ends at the first empty line; 256 KiB is plenty.
+    let head = &raw[..raw.len().min(256 * 1024)];
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| head.windows(2).position(|w| w == b"\n\n"));
+    let head = String::from_utf8_lossy(&head[..end.unwrap_or(head.len())]);
+    // Unfolded fields: a line starting with white space continues the last.
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = fields.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            fields.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    let mut out = Vec::new();
+    for wanted in ENVELOPE_HEADERS {
+        for (_, value) in fields.iter().filter(|(n, _)| n == wanted) {
+            out.extend(addresses(value));
+        }
+    }
+    out.truncate(50);
+    out
+}
+
+/// The addresses of an address-list header value: `<a@b>` where brackets
+/// are used, else the bare `a@b` of each comma-separated entry.
+fn addresses(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut entry = String::new();
+    let mut entries = Vec::new();
+    for c in value.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                entry.push(c);
+            }
+            ',' if !quoted => entries.push(std::mem::take(&mut entry)),
+            _ => entry.push(c),
+        }
+    }
+    entries.push(entry);
+    for e in entries {
+        let address = match (e.rfind('<'), e.rfind('>')) {
+            (Some(open), Some(close)) if open < close => e[open + 1..close].trim().to_string(),
+            _ => e.trim().to_string(),
+        };
+        if address.contains('@') && !address.contains(char::is_whitespace) {
+            out.push(address);
+        }
+    }
+    out
+}
+
 /// Campaign and contact from a campaign Message-ID
 /// (`<{campaign:x}.{contact:x}.{time}@domain>`, see `campaign::Prepared`).
 fn message_id_ids(id: &str) -> Option<(i64, ContactId)> {
@@ -507,6 +602,20 @@ mod tests {
         assert_eq!(found, ["1-2-3-abcdef", "4-5-6-ff"]);
         assert_eq!(mailto_tokens(b"unsubscribe+").count(), 0);
         assert_eq!(mailto_tokens(b"").count(), 0);
+    }
+
+    #[test]
+    fn envelope_headers_in_order() {
+        let raw = b"Return-Path: <>\r\nTo: \"Bounces, Inc\" <bounces+a-b@x.example>, plain@y.example\r\n\
+                    Delivered-To: box@company.example\r\nX-Original-To:\r\n bounces+1-2-3-ff@bounce.example\r\n\
+                    Subject: x\r\n\r\nTo: body@not.header\r\n";
+        assert_eq!(
+            envelope_candidates(raw),
+            ["box@company.example", "bounces+1-2-3-ff@bounce.example", "bounces+a-b@x.example", "plain@y.example"]
+        );
+        assert!(envelope_candidates(b"").is_empty());
+        assert!(envelope_candidates(b"To: undisclosed-recipients:;\n\nx").is_empty());
+        assert_eq!(addresses("a@b, <c@d>, Name <e@f>, \"x, y\" <g@h>, junk"), ["a@b", "c@d", "e@f", "g@h"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod housekeeping;
 pub mod import;
 pub mod inbound;
 pub mod keys;
+pub mod mailbox;
 pub mod message;
 pub mod outbox;
 pub mod reputation;

@@ -1,8 +1,10 @@
 //! Test helpers: `spawn_app` starts the real HTTP application on a real
 //! port with a database of its own, bootstrapped with an operator token.
 //! `postgres_url` finds the test PostgreSQL server and makes an isolated schema.
+//! `imap_server` runs a private dovecot for IMAP tests.
 
 pub mod dns_server;
+pub mod imap_server;
 pub mod smtp_sink;
 
 use std::path::PathBuf;
