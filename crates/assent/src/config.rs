@@ -75,6 +75,27 @@ pub struct Config {
     /// The feedback-loop address registered with mailbox providers; ARF
     /// complaints sent to it are accepted by the inbound listener.
     pub feedback_address: Option<String>,
+    /// IMAP server of an existing mailbox that receives bounces and
+    /// complaints; polled by the `inbound` role when set.
+    pub imap_host: Option<String>,
+    /// Its port; default 993 for implicit TLS, else 143.
+    pub imap_port: Option<u16>,
+    /// `implicit` (TLS from the start), `starttls` or `none` (tests only).
+    pub imap_tls: String,
+    /// Accept any certificate (a test server with a self-signed one).
+    pub imap_tls_insecure: bool,
+    pub imap_user: Option<String>,
+    pub imap_password: Option<String>,
+    /// A file holding the IMAP password, instead of `imap_password`.
+    pub imap_password_file: Option<String>,
+    /// The folder the bounces land in.
+    pub imap_folder: String,
+    /// What becomes of processed messages: `move:FOLDER` or `flag`.
+    pub imap_processed: String,
+    /// Seconds between two polls.
+    pub imap_interval_secs: u64,
+    /// Larger messages are marked processed without being downloaded.
+    pub imap_max_message_bytes: u64,
     /// Nameserver (host:port) for checking sender domains; default the system's.
     pub dns_resolver: Option<String>,
     /// SMTP relays for outgoing mail (`smtp://host:port?tls=starttls&user=…`);
@@ -127,6 +148,17 @@ const KEYS: &[&str] = &[
     "bounce_mx",
     "inbound_smtp",
     "feedback_address",
+    "imap_host",
+    "imap_port",
+    "imap_tls",
+    "imap_tls_insecure",
+    "imap_user",
+    "imap_password",
+    "imap_password_file",
+    "imap_folder",
+    "imap_processed",
+    "imap_interval_secs",
+    "imap_max_message_bytes",
     "dns_resolver",
     "relay",
     "send_concurrency",
@@ -185,6 +217,17 @@ impl Default for Config {
             bounce_mx: "mail.assent.invalid".into(),
             inbound_smtp: "127.0.0.1:2525".into(),
             feedback_address: None,
+            imap_host: None,
+            imap_port: None,
+            imap_tls: "implicit".into(),
+            imap_tls_insecure: false,
+            imap_user: None,
+            imap_password: None,
+            imap_password_file: None,
+            imap_folder: "INBOX".into(),
+            imap_processed: "move:Processed".into(),
+            imap_interval_secs: 60,
+            imap_max_message_bytes: 10 * 1024 * 1024,
             dns_resolver: None,
             relay: Vec::new(),
             send_concurrency: 16,
@@ -282,6 +325,51 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The bounce mailbox poller's settings; `None` when `imap_host` is not
+    /// set. Incomplete or contradictory settings are errors that name the key.
+    pub fn mailbox_config(&self) -> anyhow::Result<Option<assent_engine::mailbox::MailboxConfig>> {
+        use anyhow::{Context, bail};
+        use assent_smtp::imap::{ImapConfig, ImapTls};
+        let Some(host) = self.imap_host.as_deref().map(str::trim).filter(|h| !h.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(tls) = ImapTls::parse(&self.imap_tls) else {
+            bail!("imap_tls must be implicit, starttls or none, not {:?}", self.imap_tls);
+        };
+        let Some(user) = self.imap_user.clone().filter(|u| !u.is_empty()) else {
+            bail!("imap_host is set but imap_user is not: set the mailbox's login name");
+        };
+        let password = match (&self.imap_password, &self.imap_password_file) {
+            (Some(p), None) => p.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read imap_password_file {file}"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+            (Some(_), Some(_)) => bail!("set imap_password or imap_password_file, not both"),
+            (None, None) => bail!("imap_host is set but neither imap_password nor imap_password_file is"),
+        };
+        let Some(processed) = assent_engine::mailbox::Processed::parse(&self.imap_processed) else {
+            bail!("imap_processed must be move:FOLDER or flag, not {:?}", self.imap_processed);
+        };
+        if self.imap_interval_secs == 0 {
+            bail!("imap_interval_secs must be at least 1");
+        }
+        let mut imap = ImapConfig::new(host, user, assent_smtp::Secret::new(password));
+        imap.tls = tls;
+        imap.port = self.imap_port.unwrap_or(tls.default_port());
+        imap.tls_insecure = self.imap_tls_insecure;
+        imap.max_message_bytes = self.imap_max_message_bytes.max(1024);
+        Ok(Some(assent_engine::mailbox::MailboxConfig {
+            imap,
+            folder: self.imap_folder.clone(),
+            processed,
+            interval: std::time::Duration::from_secs(self.imap_interval_secs),
+            batch: 100,
+        }))
+    }
+}
+
 /// Writes a file only its owner can read.
 fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -293,4 +381,58 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(content.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn imap(f: impl FnOnce(&mut Config)) -> anyhow::Result<Option<assent_engine::mailbox::MailboxConfig>> {
+        let mut c = Config {
+            imap_host: Some("imap.example.com".into()),
+            imap_user: Some("bounces".into()),
+            imap_password: Some("secret".into()),
+            ..Config::default()
+        };
+        f(&mut c);
+        c.mailbox_config()
+    }
+
+    #[test]
+    fn mailbox_settings() {
+        assert!(Config::default().mailbox_config().expect("no mailbox").is_none());
+        let m = imap(|_| {}).expect("valid").expect("configured");
+        assert_eq!((m.imap.port, m.imap.tls, m.folder.as_str()), (993, assent_smtp::imap::ImapTls::Implicit, "INBOX"));
+        assert_eq!(m.processed, assent_engine::mailbox::Processed::Move("Processed".into()));
+        let m = imap(|c| {
+            c.imap_tls = "starttls".into();
+            c.imap_processed = "flag".into();
+        })
+        .expect("valid")
+        .expect("configured");
+        assert_eq!((m.imap.port, m.processed), (143, assent_engine::mailbox::Processed::Flag));
+
+        let file = std::env::temp_dir().join(format!("assent_imap_password_{}", std::process::id()));
+        std::fs::write(&file, "from a file\n").expect("write");
+        let m = imap(|c| {
+            c.imap_password = None;
+            c.imap_password_file = Some(file.display().to_string());
+        })
+        .expect("valid")
+        .expect("configured");
+        assert_eq!(m.imap.password.expose(), "from a file");
+        let _ = std::fs::remove_file(&file);
+
+        for (broken, key) in [
+            (imap(|c| c.imap_user = None), "imap_user"),
+            (imap(|c| c.imap_password = None), "imap_password"),
+            (imap(|c| c.imap_password_file = Some("/nonexistent".into())), "not both"),
+            (imap(|c| c.imap_tls = "ssl3".into()), "imap_tls"),
+            (imap(|c| c.imap_processed = "delete".into()), "imap_processed"),
+            (imap(|c| c.imap_interval_secs = 0), "imap_interval_secs"),
+        ] {
+            let e = broken.expect_err(key).to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
 }

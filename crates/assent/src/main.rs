@@ -445,13 +445,18 @@ async fn serve(config: Config) -> Result<()> {
             feedback_address: config.feedback_address.clone(),
             ..Default::default()
         };
-        let processor = assent_engine::inbound::InboundProcessor::new(store.clone(), tokens.clone(), settings);
+        let processor =
+            Arc::new(assent_engine::inbound::InboundProcessor::new(store.clone(), tokens.clone(), settings));
         let listen = assent_smtp::inbound::InboundConfig {
             listen: config.inbound_smtp.clone(),
             hostname: config.bounce_mx.clone(),
             ..Default::default()
         };
-        Some(assent_smtp::inbound::InboundServer::start(listen, Arc::new(processor)).await?)
+        if let Some(mailbox) = config.mailbox_config()? {
+            let poller = assent_engine::mailbox::MailboxPoller { config: mailbox, handler: processor.clone() };
+            background.push(tokio::spawn(poller.work(stopped.clone())));
+        }
+        Some(assent_smtp::inbound::InboundServer::start(listen, processor).await?)
     } else {
         None
     };
