@@ -209,3 +209,23 @@ async fn data_injected_after_starttls_is_refused() {
     let err = ImapClient::connect(&cfg).await.err().expect("no STARTTLS");
     assert!(matches!(err, ImapError::StartTlsUnavailable { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn floods_of_responses_are_cut_off() {
+    let port = fake(
+        Some(OK.to_vec()),
+        mostly_fine(|tag| {
+            let mut b = Vec::new();
+            for i in 0..120_000 {
+                b.extend_from_slice(format!("* {i} EXISTS\r\n").as_bytes());
+            }
+            b.extend_from_slice(format!("{tag} OK\r\n").as_bytes());
+            Reply::Bytes(b)
+        }),
+    )
+    .await;
+    let mut c = connect(port).await.expect("login");
+    c.select("INBOX").await.expect("select");
+    let err = c.uid_fetch(1).await.expect_err("a flood is an error");
+    assert!(matches!(err, ImapError::Protocol { .. }) && err.to_string().contains("100000 responses"), "{err}");
+}

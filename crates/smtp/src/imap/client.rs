@@ -18,8 +18,10 @@ use crate::tls;
 /// allows some 250,000 UIDs; anything longer is refused.
 const MAX_TEXT: usize = 2 * 1024 * 1024;
 /// Untagged responses kept per command (a FETCH or EXPUNGE of one batch
-/// has one per message).
+/// has one per message), and the bytes they may hold besides message
+/// bodies (which have their own limit).
 const MAX_DATA: usize = 100_000;
+const MAX_DATA_BYTES: usize = 16 * 1024 * 1024;
 
 /// A selected folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +46,8 @@ pub struct ImapClient {
     caps: Vec<String>,
     /// The server's last BYE, said before it hung up.
     bye: Option<String>,
+    /// Bytes of untagged data kept for the running command.
+    kept: usize,
     broken: bool,
 }
 
@@ -70,6 +74,7 @@ impl ImapClient {
             next_tag: 1,
             caps: Vec::new(),
             bye: None,
+            kept: 0,
             broken: false,
         };
         let preauth = c.greeting().await?;
@@ -347,6 +352,7 @@ impl ImapClient {
         let tag = format!("A{:04}", self.next_tag);
         self.next_tag = self.next_tag.wrapping_add(1);
         self.r.set_deadline(Some(Instant::now() + self.timeouts.command));
+        self.kept = 0;
         let mut data = Vec::new();
         let mut out = format!("{tag} ").into_bytes();
         for part in cmd.parts {
@@ -388,15 +394,30 @@ impl ImapClient {
     }
 
     fn collect(&mut self, data: &mut Vec<Data>, d: Data, during: &'static str) -> Result<(), ImapError> {
-        match &d {
-            Data::Capability(c) => self.caps = c.iter().map(|c| c.to_ascii_uppercase()).collect(),
-            Data::Status(s) if s.status == Status::Bye => self.bye = Some(s.describe()),
-            Data::Status(s) => self.note_caps(s),
+        let weight = match &d {
+            Data::Capability(c) => {
+                self.caps = c.iter().map(|c| c.to_ascii_uppercase()).collect();
+                return Ok(());
+            }
+            Data::Status(s) if s.status == Status::Bye => {
+                self.bye = Some(s.describe());
+                return Ok(());
+            }
+            // Only response codes matter (UIDVALIDITY, PERMANENTFLAGS, …).
+            Data::Status(s) if s.code.is_none() => return Ok(()),
+            Data::Status(s) => {
+                self.note_caps(s);
+                s.code.as_ref().map_or(0, String::len) + s.text.len()
+            }
             Data::Other => return Ok(()),
-            _ => {}
-        }
-        if data.len() >= MAX_DATA {
-            return Err(self.protocol(during, format!("more than {MAX_DATA} responses to one command")));
+            Data::Search(u) => u.len() * 4,
+            Data::Fetch(f) => f.flags.as_ref().map_or(0, |f| f.iter().map(String::len).sum()) + 32,
+            Data::Exists(_) | Data::Expunge(_) => 8,
+        };
+        self.kept += weight;
+        if data.len() >= MAX_DATA || self.kept > MAX_DATA_BYTES {
+            return Err(self
+                .protocol(during, format!("more than {MAX_DATA} responses or {MAX_DATA_BYTES} bytes to one command")));
         }
         data.push(d);
         Ok(())
