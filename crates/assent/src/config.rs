@@ -352,6 +352,13 @@ impl Config {
         let Some(processed) = assent_engine::mailbox::Processed::parse(&self.imap_processed) else {
             bail!("imap_processed must be move:FOLDER or flag, not {:?}", self.imap_processed);
         };
+        if let assent_engine::mailbox::Processed::Move(target) = &processed
+            && target.eq_ignore_ascii_case(self.imap_folder.trim())
+        {
+            bail!(
+                "imap_processed moves to {target:?}, the polled imap_folder itself: name another folder, or use flag"
+            );
+        }
         if self.imap_interval_secs == 0 {
             bail!("imap_interval_secs must be at least 1");
         }
@@ -430,6 +437,7 @@ mod tests {
             (imap(|c| c.imap_tls = "ssl3".into()), "imap_tls"),
             (imap(|c| c.imap_processed = "delete".into()), "imap_processed"),
             (imap(|c| c.imap_interval_secs = 0), "imap_interval_secs"),
+            (imap(|c| c.imap_processed = "move:inbox".into()), "imap_folder"),
         ] {
             let e = broken.expect_err(key).to_string();
             assert!(e.contains(key), "{e}");

@@ -19,6 +19,10 @@
 //! nothing is lost. A message processed but not marked (connection lost
 //! in between) is read again too; reports are recorded once per campaign,
 //! contact and kind, so reading one twice changes nothing.
+//!
+//! On shutdown a poll stops after the message at hand, marks what it has
+//! done and logs out; a server too slow for that is abandoned after a
+//! grace period, which the rule above makes harmless.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,6 +98,20 @@ pub struct PollReport {
     pub left: usize,
 }
 
+/// How long a poll may go on after shutdown was asked for: it stops after
+/// the message at hand anyway, this only bounds a slow server.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Returns `grace` after `stop` turned true (or its sender was dropped).
+async fn stopped_then(mut stop: watch::Receiver<bool>, grace: Duration) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            break;
+        }
+    }
+    tokio::time::sleep(grace).await;
+}
+
 /// Polls one IMAP folder.
 pub struct MailboxPoller {
     pub config: MailboxConfig,
@@ -107,7 +125,14 @@ impl MailboxPoller {
         let server = self.config.imap.server();
         tracing::info!(server = %server, folder = %self.config.folder, "polling the bounce mailbox");
         loop {
-            match self.poll(&stop).await {
+            let result = tokio::select! {
+                r = self.poll(&stop) => r,
+                () = stopped_then(stop.clone(), STOP_GRACE) => {
+                    tracing::warn!("stopped in the middle of a mailbox poll; what was not marked is read again next time");
+                    return;
+                }
+            };
+            match result {
                 Ok(r) if r.found > 0 => tracing::info!(
                     found = r.found,
                     recognised = r.recognised,

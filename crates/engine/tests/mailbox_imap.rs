@@ -383,3 +383,30 @@ async fn flag_mode_keeps_messages_and_a_store_error_loses_nothing() {
         PollReport { found: 1, left: 1, ..PollReport::default() }
     );
 }
+
+#[tokio::test]
+async fn work_polls_until_stopped() {
+    let Some(server) = imap_server::start() else { return };
+    let app = assent_test_support::spawn_app().await;
+    let mut poller = poller(&server, Processed::Move("Processed".into()), processor(&app));
+    poller.config.interval = std::time::Duration::from_millis(100);
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(poller.work(stopped));
+    server.deliver("INBOX", SOMEONE_ELSES.as_bytes());
+    let mut c = client(&server, ImapTls::Implicit).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        c.select("INBOX").await.expect("select");
+        if c.uid_search(&format!("KEYWORD {KEYWORD_PROCESSED}")).await.expect("search").len() == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the poller never marked the message: {}", server.log());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    c.logout().await;
+    stop.send(true).expect("stop");
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the poller stops on shutdown")
+        .expect("the poller does not panic");
+}
