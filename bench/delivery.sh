@@ -34,11 +34,14 @@ print(json.dumps(html))
 PY
 )
 
+# User + system CPU seconds a process has used so far.
+cpu_secs() { python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print(round((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'),1))" "$1"; }
+
 run() {
     local name="$1" dkim="$2" http pid op api acc tok list domain campaign
     http=$(port)
     rm -f "$WORK/bench.db"*
-    ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_LOG=warn ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
+    ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_LOG="${BENCH_LOG:-warn}" ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
     ASSENT_IMPORT_DIR="$WORK/imports" ASSENT_DKIM_SIGN="$dkim" ASSENT_SEND_CONCURRENCY=32 \
         "$T/assent" serve --http "127.0.0.1:$http" --public-url https://news.bench.example \
         --relay "smtp://127.0.0.1:$SINK_PORT?tls=none&max_connections=32&max_messages=100000" > "$WORK/serve.log" 2>&1 &
@@ -62,8 +65,14 @@ run() {
     campaign=$(j "$tok" POST /campaigns "{\"name\":\"Bench\",\"subject\":\"Autumn for {{ first_name }}\",\"from_email\":\"hello@news.bench.example\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
     local version
     version=$(j "$tok" GET /guidelines | field '["version"]')
-    local before
+    local before sink_cpu_before
+    sink_cpu_before=$(cpu_secs "${PIDS[0]}")
     before=$(grep -o 'accepted [0-9]*' "$WORK/sink.log" | tail -n1 | cut -d' ' -f2)
+    local perf_pid=""
+    if [ -n "${BENCH_PERF:-}" ]; then
+        perf record -F 499 -g -p "$pid" -o "$BENCH_PERF.$dkim" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     j "$tok" POST "/campaigns/$campaign/send" "{\"accept_guidelines\":true,\"guidelines_version\":\"$version\"}" >/dev/null
     local status
     while true; do
@@ -76,14 +85,22 @@ run() {
     sent=$(echo "$info" | field '["counts"]["sent"]')
     secs=$(echo "$info" | python3 -c 'import json,sys,datetime as d; c=json.load(sys.stdin); f=lambda s: d.datetime.fromisoformat(s.replace("Z","+00:00")); print((f(c["finished_at"])-f(c["started_at"])).total_seconds())')
     rss=$(grep VmHWM "/proc/$pid/status" | awk '{print int($2/1024)}')
+    local cpu sink_cpu
+    cpu=$(cpu_secs "$pid")
+    sink_cpu=$(cpu_secs "${PIDS[0]}")
+    [ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; }
     sleep 1.5
     local after
     after=$(grep -o 'accepted [0-9]*' "$WORK/sink.log" | tail -n1 | cut -d' ' -f2)
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    echo "RESULT $name: $sent messages in ${secs}s = $(python3 -c "print(round($sent/$secs))") msgs/s (sink counted $((after - ${before:-0}))), peak RSS ${rss} MB"
+    [ -z "${BENCH_KEEP_LOG:-}" ] || cp "$WORK/serve.log" "$BENCH_KEEP_LOG.$dkim"
+    echo "RESULT $name: $sent messages in ${secs}s = $(python3 -c "print(round($sent/$secs))") msgs/s (sink counted $((after - ${before:-0}))), peak RSS ${rss} MB, CPU: assent ${cpu}s, sink $(python3 -c "print(round($sink_cpu - $sink_cpu_before, 1))")s"
 }
 
 echo "== raw signing rate of this machine (same run)"
 "$T/examples/bench_outbound" 2>&1 | grep -iE "raw|rsa" | head -n 4
-run "with RSA-2048 + Ed25519 DKIM" true
-run "without DKIM" false
+# BENCH_ONLY=dkim|nodkim runs one of the two; BENCH_PERF=FILE records a
+# perf profile of the sending process to FILE.true / FILE.false.
+[ "${BENCH_ONLY:-dkim}" = dkim ] && run "with RSA-2048 + Ed25519 DKIM" true
+[ "${BENCH_ONLY:-nodkim}" = nodkim ] && run "without DKIM" false
+true

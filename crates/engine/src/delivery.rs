@@ -56,6 +56,10 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// A recipient with its message (envelope sender and bytes), or the
+/// outcome that replaces sending it.
+type Built = (Delivery, Result<(String, Vec<u8>), DeliveryOutcome>);
+
 pub struct Deliverer {
     pub store: Arc<dyn Store>,
     /// Sending rates per destination domain, account and campaign, shared
@@ -197,9 +201,8 @@ impl Deliverer {
                 self.config.fanout_page,
             )
             .await?;
-        let done = (page.len() as i64) < self.config.fanout_page;
-        let after = page.last().map_or(c.fanout_after, |m| m.contact);
         let members: Vec<(i64, assent_domain::ListId, String)> = page
+            .members
             .iter()
             .filter_map(|m| {
                 let addr = EmailAddress::parse(&m.email).ok()?;
@@ -210,7 +213,7 @@ impl Deliverer {
                 Some((m.contact, m.list, addr.domain().to_string()))
             })
             .collect();
-        self.store.enqueue_deliveries(c, &members, after, done).await?;
+        self.store.enqueue_deliveries(c, &members, page.next_after, page.done).await?;
         Ok(())
     }
 
@@ -272,79 +275,101 @@ impl Deliverer {
         shutdown: &watch::Receiver<bool>,
     ) -> assent_store::Result<()> {
         let campaign = prepared.campaign.id;
-        // Render and sign on the blocking pool, one chunk per core: signing
-        // is the CPU cost of sending.
+        // Render and sign on the blocking pool, one worker per core
+        // (signing is the CPU cost of sending), streamed: the first
+        // messages are on the wire while the rest are still being signed.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let chunk = batch.len().div_ceil(cores).max(1);
-        let mut builders = JoinSet::new();
-        for part in batch.chunks(chunk) {
-            let part = part.to_vec();
-            let prepared = prepared.clone();
-            let policy = self.policy.clone();
-            builders.spawn_blocking(move || {
-                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (built_tx, mut built) = tokio::sync::mpsc::channel::<Built>(self.config.concurrency.max(cores) * 2);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let batch = Arc::new(batch);
+        for _ in 0..cores.min(batch.len()) {
+            let (batch, next, tx) = (batch.clone(), next.clone(), built_tx.clone());
+            let (prepared, policy) = (prepared.clone(), self.policy.clone());
+            // Detached: a builder stops by itself once the receiver is gone.
+            drop(tokio::task::spawn_blocking(move || {
                 let mut buf = Vec::new();
-                part.into_iter()
-                    .map(|d| {
-                        let role =
-                            EmailAddress::parse(&d.member.email).map(|a| policy.roles.is_role(&a)).unwrap_or(true);
-                        let built = if role {
-                            Err(DeliveryOutcome::Skipped { reason: "role address".into() })
-                        } else {
-                            prepared
-                                .message(&d.member, now, &mut buf)
-                                .map_err(|e| DeliveryOutcome::Failed { reply: e.to_string() })
-                        };
-                        (d, built)
-                    })
-                    .collect::<Vec<_>>()
-            });
+                loop {
+                    // Workers take recipients in order, so messages go out
+                    // roughly in the order they were claimed.
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(d) = batch.get(i) else { return };
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    let role = EmailAddress::parse(&d.member.email).map(|a| policy.roles.is_role(&a)).unwrap_or(true);
+                    let message = if role {
+                        Err(DeliveryOutcome::Skipped { reason: "role address".into() })
+                    } else {
+                        prepared
+                            .message(&d.member, now, &mut buf)
+                            .map_err(|e| DeliveryOutcome::Failed { reply: e.to_string() })
+                    };
+                    if tx.blocking_send((d.clone(), message)).is_err() {
+                        return;
+                    }
+                }
+            }));
         }
-        let mut built = Vec::with_capacity(batch.len());
-        while let Some(part) = builders.join_next().await {
-            if let Ok(part) = part {
-                built.extend(part);
-            }
-        }
+        drop(built_tx);
         let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
         let mut sends = JoinSet::new();
-        let mut queue = built.into_iter().peekable();
+        let mut all_built = false;
         let throttles = self.throttles.clone();
+        let start_send = |sends: &mut JoinSet<_>, outcomes: &mut Vec<(i64, DeliveryOutcome)>, (d, message): Built| {
+            // Poisoning only means a renewal task panicked; the set is intact.
+            if !held.lock().map(|h| h.contains(&d.member.contact)).unwrap_or(false) {
+                return;
+            }
+            match message {
+                Err(outcome) => outcomes.push((d.member.contact, outcome)),
+                Ok((envelope, bytes)) => {
+                    let transport = self.transport.clone();
+                    let throttles = throttles.clone();
+                    let account = prepared.campaign.account_id.get();
+                    sends.spawn(async move {
+                        let domain = d.member.email.rsplit_once('@').map_or("", |(_, dom)| dom).to_string();
+                        throttles.acquire(account, campaign, &domain).await;
+                        let result = transport.send(&envelope, &d.member.email, &bytes).await;
+                        (d, result)
+                    });
+                }
+            }
+        };
         loop {
             // At most `concurrency` messages are ever in flight or accepted
             // but not yet recorded together: that is all a crash can make
             // us send twice.
-            while sends.len() + outcomes.len() < self.config.concurrency && !*shutdown.borrow() {
-                let Some((d, message)) = queue.next() else { break };
-                // Poisoning only means a renewal task panicked; the set is intact.
-                if !held.lock().map(|h| h.contains(&d.member.contact)).unwrap_or(false) {
-                    continue;
-                }
-                match message {
-                    Err(outcome) => outcomes.push((d.member.contact, outcome)),
-                    Ok((envelope, bytes)) => {
-                        let transport = self.transport.clone();
-                        let throttles = throttles.clone();
-                        let (account, campaign_id) = (prepared.campaign.account_id.get(), campaign);
-                        sends.spawn(async move {
-                            let domain = d.member.email.rsplit_once('@').map_or("", |(_, dom)| dom).to_string();
-                            throttles.acquire(account, campaign_id, &domain).await;
-                            let result = transport.send(&envelope, &d.member.email, &bytes).await;
-                            (d, result)
-                        });
-                    }
+            let room = sends.len() + outcomes.len() < self.config.concurrency && !*shutdown.borrow();
+            while room && sends.len() + outcomes.len() < self.config.concurrency && !all_built {
+                match built.try_recv() {
+                    Ok(item) => start_send(&mut sends, &mut outcomes, item),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => all_built = true,
                 }
             }
             if sends.is_empty() {
-                // Nothing in flight: write what is pending, then go on
-                // (or stop, when everything is done).
+                // Nothing in flight: write what is pending, then wait for
+                // the next message (or stop, when everything is done).
                 self.record(campaign, &mut outcomes, owner, writing).await?;
-                if queue.peek().is_none() || *shutdown.borrow() {
+                if all_built || *shutdown.borrow() {
                     break;
+                }
+                match built.recv().await {
+                    Some(item) => start_send(&mut sends, &mut outcomes, item),
+                    None => all_built = true,
                 }
                 continue;
             }
-            let Some(done) = sends.join_next().await else { break };
+            let can_take = !all_built && room && sends.len() + outcomes.len() < self.config.concurrency;
+            let done = tokio::select! {
+                done = sends.join_next() => done,
+                item = built.recv(), if can_take => {
+                    match item {
+                        Some(item) => start_send(&mut sends, &mut outcomes, item),
+                        None => all_built = true,
+                    }
+                    continue;
+                }
+            };
+            let Some(done) = done else { continue };
             let Ok((d, result)) = done else { continue };
             let outcome = self.outcome(&prepared.campaign, &d, result).await;
             if let Ok(mut h) = held.lock() {
@@ -357,6 +382,8 @@ impl Deliverer {
                 self.record(campaign, &mut outcomes, owner, writing).await?;
             }
         }
+        // Builders still working stop at their next message.
+        drop(built);
         self.record(campaign, &mut outcomes, owner, writing).await?;
         if *shutdown.borrow() {
             // Leave the rest for the next start (or another worker).

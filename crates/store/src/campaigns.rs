@@ -101,6 +101,16 @@ pub struct Acceptance {
     pub start_at: i64,
 }
 
+/// One page of a campaign's audience (fan-out).
+#[derive(Debug, Clone, Default)]
+pub struct AudiencePage {
+    pub members: Vec<AudienceMember>,
+    /// Where the next page starts (the last contact id looked at).
+    pub next_after: i64,
+    /// No contacts of the lists beyond this page.
+    pub done: bool,
+}
+
 /// Audience counts before sending.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct AudienceCounts {
@@ -232,7 +242,10 @@ pub trait Campaigns: Send + Sync {
         lists: &[ListId],
         product_category: Option<&str>,
     ) -> Result<AudienceCounts>;
-    /// Eligible contacts with id greater than `after`, in id order.
+    /// The next page of eligible contacts after contact id `after`, in id
+    /// order: about `limit` contacts of the lists are looked at (fewer are
+    /// eligible when some are excluded), so a page costs the same at the
+    /// end of a million as at the start.
     async fn audience_page(
         &self,
         account: AccountId,
@@ -240,5 +253,5 @@ pub trait Campaigns: Send + Sync {
         product_category: Option<&str>,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<AudienceMember>>;
+    ) -> Result<AudiencePage>;
 }

@@ -337,10 +337,13 @@ macro_rules! impl_campaigns {
                     // Re-check at send time: confirmed on the list, not
                     // suppressed, import approved, category matches.
                     let sql = sqlx::AssertSqlSafe(format!(
+                        // From the claimed ids out (CROSS JOIN fixes SQLite's join
+                        // order; `+` keeps it off the account index): otherwise
+                        // SQLite walked every confirmed subscription per claim.
                         "SELECT c.id, c.email, c.attributes, s.origin, s.list_id FROM contacts c
-                         JOIN subscriptions s ON s.contact_id = c.id AND s.account_id = c.account_id
+                         CROSS JOIN subscriptions s
                          LEFT JOIN imports i ON i.id = s.import_id
-                         WHERE c.account_id = {acc} AND s.status = 'confirmed' AND {approved} AND {category}
+                         WHERE s.contact_id = c.id AND s.account_id = c.account_id AND +c.account_id = {acc} AND s.status = 'confirmed' AND {approved} AND {category}
                            AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.account_id = c.account_id AND x.address_hash = c.address_hash)
                            AND c.id IN ({ids})",
                         acc = crate::repo_imports::param(positional, 1),
@@ -420,7 +423,9 @@ macro_rules! impl_campaigns {
                         return Ok(());
                     }
                     let now = now_ms();
-                    let mut tx = self.begin_write().await?;
+                    // Outcomes mostly repeat (`sent`/`accepted`): one UPDATE per
+                    // distinct outcome, not one per recipient.
+                    let mut groups: Vec<((&str, String, i64, Option<i64>), Vec<i64>)> = Vec::new();
                     for (contact, outcome) in outcomes {
                         let (status, reply, next_at, sent_at): (&str, &str, i64, Option<i64>) = match outcome {
                             DeliveryOutcome::Sent { reply } => ("sent", reply, 0, Some(now)),
@@ -429,19 +434,29 @@ macro_rules! impl_campaigns {
                             DeliveryOutcome::Failed { reply } => ("failed", reply, 0, None),
                             DeliveryOutcome::Skipped { reason } => ("skipped", reason, 0, None),
                         };
-                        sqlx::query(
-                            "UPDATE deliveries SET status = $1, last_reply = $2, next_attempt_at = $3, sent_at = $4, lease_until = 0
-                             WHERE campaign_id = $5 AND contact_id = $6 AND lease_owner = $7",
-                        )
-                        .bind(status)
-                        .bind(reply.chars().take(500).collect::<String>())
-                        .bind(next_at)
-                        .bind(sent_at)
-                        .bind(campaign)
-                        .bind(contact)
-                        .bind(owner)
-                        .execute(&mut *tx)
-                        .await?;
+                        let key = (status, reply.chars().take(500).collect::<String>(), next_at, sent_at);
+                        match groups.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, ids)) => ids.push(*contact),
+                            None => groups.push((key, vec![*contact])),
+                        }
+                    }
+                    let positional = <$ty>::POSITIONAL_PARAMS;
+                    let mut tx = self.begin_write().await?;
+                    for ((status, reply, next_at, sent_at), ids) in &groups {
+                        for chunk in ids.chunks(crate::repo_imports::CHUNK) {
+                            let p = |n| crate::repo_imports::param(positional, n);
+                            let sql = sqlx::AssertSqlSafe(format!(
+                                "UPDATE deliveries SET status = {}, last_reply = {}, next_attempt_at = {}, sent_at = {}, lease_until = 0
+                                 WHERE campaign_id = {} AND lease_owner = {} AND contact_id IN ({})",
+                                p(1), p(2), p(3), p(4), p(5), p(6),
+                                crate::repo_imports::list(positional, 7, chunk.len()),
+                            ));
+                            let mut q = sqlx::query(sql).bind(*status).bind(reply).bind(*next_at).bind(*sent_at).bind(campaign).bind(owner);
+                            for id in chunk {
+                                q = q.bind(id);
+                            }
+                            q.execute(&mut *tx).await?;
+                        }
                     }
                     tx.commit().await?;
                     Ok(())
@@ -530,27 +545,49 @@ macro_rules! impl_campaigns {
                     cat: Option<&str>,
                     after: i64,
                     limit: i64,
-                ) -> Result<Vec<AudienceMember>> {
+                ) -> Result<AudiencePage> {
                     if lists.is_empty() {
-                        return Ok(Vec::new());
+                        return Ok(AudiencePage { members: Vec::new(), next_after: after, done: true });
+                    }
+                    // Bound the page by contact id first: per list, the
+                    // `limit`-th confirmed member after `after` (an index range
+                    // scan); the smallest of those ends the page. Without the
+                    // bound every page grouped and sorted all the rest of the
+                    // audience — quadratic over a whole fan-out.
+                    let mut upper: Option<i64> = None;
+                    for l in lists {
+                        let bound: Option<i64> = sqlx::query_scalar(
+                            "SELECT contact_id FROM subscriptions WHERE account_id = $1 AND list_id = $2 AND status = 'confirmed'
+                               AND contact_id > $3 ORDER BY contact_id LIMIT 1 OFFSET $4",
+                        )
+                        .bind(account.get())
+                        .bind(l.get())
+                        .bind(after)
+                        .bind((limit - 1).max(0))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                        if let Some(b) = bound {
+                            upper = Some(upper.map_or(b, |u: i64| u.min(b)));
+                        }
                     }
                     let sql = sqlx::AssertSqlSafe(format!(
                         "SELECT c.id, MIN(s.list_id) AS list_id, c.email, c.attributes, MIN(s.origin) AS origin
                          FROM subscriptions s JOIN contacts c ON c.id = s.contact_id LEFT JOIN imports i ON i.id = s.import_id
-                         WHERE s.account_id = $1 AND s.list_id IN ({lists}) AND s.contact_id > $3 AND s.status = 'confirmed'
-                           AND {approved} AND {category}
+                         WHERE s.account_id = $1 AND s.list_id IN ({lists}) AND s.contact_id > $3 AND s.contact_id <= $4
+                           AND s.status = 'confirmed' AND {approved} AND {category}
                            AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.account_id = $1 AND x.address_hash = c.address_hash)
-                         GROUP BY c.id, c.email, c.attributes ORDER BY c.id LIMIT $4",
+                         GROUP BY c.id, c.email, c.attributes ORDER BY c.id",
                         approved = approved_sql(),
                         category = category_sql("$2"),
                         lists = in_list(5, lists),
                     ));
-                    let mut q = sqlx::query(sql).bind(account.get()).bind(category(cat)).bind(after).bind(limit);
+                    let mut q = sqlx::query(sql).bind(account.get()).bind(category(cat)).bind(after).bind(upper.unwrap_or(i64::MAX));
                     for l in lists {
                         q = q.bind(l.get());
                     }
                     let rows = q.fetch_all(&self.pool).await?;
-                    rows.iter()
+                    let members = rows
+                        .iter()
                         .map(|r| {
                             Ok(AudienceMember {
                                 contact: r.try_get("id")?,
@@ -560,7 +597,12 @@ macro_rules! impl_campaigns {
                                 origin: r.try_get("origin")?,
                             })
                         })
-                        .collect()
+                        .collect::<Result<Vec<_>>>()?;
+                    let next_after = match upper {
+                        Some(u) => u,
+                        None => members.last().map_or(after, |m| m.contact),
+                    };
+                    Ok(AudiencePage { members, next_after, done: upper.is_none() })
                 }
             }
         }
