@@ -222,7 +222,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             black_box(assent_mail::outbound::text::html_to_text(&rendered.html));
         }
         let to_text_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
-        println!("one thread: render subject+HTML {render_html_us:.1} µs, html_to_text {to_text_us:.1} µs");
+        println!(
+            "one thread: render subject+HTML {render_html_us:.1} µs, html_to_text {to_text_us:.1} µs \
+             (text template derived once from the HTML: {})",
+            if template.text_is_derived_once() { "yes, no per-message conversion" } else { "no" }
+        );
         let mut buf = Vec::new();
         let mut out = Vec::new();
         pipeline(&template, &[&ed_signer], 0, &mut buf, &mut out);

@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Object, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use thiserror::Error;
@@ -156,13 +157,13 @@ pub struct Rendered {
 /// `Send + Sync`, so render workers can share one.
 pub struct CampaignTemplate {
     env: Environment<'static>,
-    has_text: bool,
+    text: TextPart,
     attribute_names: BTreeSet<String>,
 }
 
 impl fmt::Debug for CampaignTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CampaignTemplate").field("has_text", &self.has_text).finish_non_exhaustive()
+        f.debug_struct("CampaignTemplate").field("text", &self.text).finish_non_exhaustive()
     }
 }
 
@@ -194,8 +195,8 @@ impl CampaignTemplate {
         // No loader is set: a name that is not one of our parts is "not
         // found", never a path.
 
-        let html = css::inline_css(html);
-        let mut parts = vec![(TemplatePart::Subject, subject.to_owned()), (TemplatePart::Html, html)];
+        let inlined = css::inline_css(html);
+        let mut parts = vec![(TemplatePart::Subject, subject.to_owned()), (TemplatePart::Html, inlined.clone())];
         if let Some(text) = text {
             parts.push((TemplatePart::Text, text.to_owned()));
         }
@@ -229,13 +230,88 @@ impl CampaignTemplate {
                 }
             }
         }
-        Ok(CampaignTemplate { env, has_text: text.is_some(), attribute_names })
+        let mut template = CampaignTemplate { env, text: TextPart::Given, attribute_names };
+        if text.is_none() {
+            template.text = TextPart::FromRenderedHtml;
+            template.derive_text(&inlined);
+        }
+        Ok(template)
+    }
+
+    /// Derives a text template from the HTML template once, instead of
+    /// converting every rendered message (the largest cost of rendering).
+    /// Taken only when the template's expressions are plain (no markup
+    /// characters in them, which the conversion would treat as HTML) and,
+    /// for sample contacts of every attribute shape, it gives exactly what
+    /// converting the rendered HTML gives.
+    fn derive_text(&mut self, html: &str) {
+        if !expressions_are_plain(html) {
+            return;
+        }
+        let derived = text::html_to_text(html);
+        // A block tag on a line of its own (`{% for %}`, `{% endif %}`)
+        // takes its line break with it, as its tags did in the HTML. The
+        // setting applies to templates added from here on: only this one.
+        if let Ok(syntax) = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build() {
+            self.env.set_syntax(syntax);
+        }
+        if self.env.add_template_owned(TemplatePart::Text.name(), derived).is_err() {
+            return;
+        }
+        self.text = TextPart::Derived;
+        let names: Vec<String> = self.attribute_names.iter().cloned().collect();
+        let shapes = [
+            names.iter().map(|n| (n.clone(), serde_json::json!(format!("Sample {n} & <b>Co</b>")))).collect(),
+            serde_json::Map::new(),
+            names.iter().map(|n| (n.clone(), serde_json::json!(42))).collect(),
+            names.iter().map(|n| (n.clone(), serde_json::json!(true))).collect(),
+        ];
+        for (attrs, notice) in
+            shapes.iter().flat_map(|a| [(a, ""), (a, "You may object at any time:\nhttps://example.org/u/x")])
+        {
+            let ctx = RenderContext {
+                email: "sample@example.org",
+                attributes: attrs,
+                unsubscribe_url: "https://example.org/u/SAMPLE",
+                preferences_url: "https://example.org/p/SAMPLE",
+                imprint: "Sample GmbH\nMain St 1 & 2, 10115 Berlin",
+                objection_notice: notice,
+            };
+            let same = match (self.render_derived(&ctx), self.render_converted(&ctx)) {
+                (Ok(a), Ok(b)) => a == b,
+                // A render error shows in either path; nothing to compare.
+                _ => true,
+            };
+            if !same {
+                self.env.remove_template(TemplatePart::Text.name());
+                self.text = TextPart::FromRenderedHtml;
+                return;
+            }
+        }
+    }
+
+    fn render_derived(&self, ctx: &RenderContext<'_>) -> Result<String, TemplateError> {
+        let values = Arc::new(ContextValues::new(ctx));
+        let text = self.render_part(TemplatePart::Text, Value::from_object(Root { values, html: false }))?;
+        Ok(text::tidy(&text))
+    }
+
+    fn render_converted(&self, ctx: &RenderContext<'_>) -> Result<String, TemplateError> {
+        let values = Arc::new(ContextValues::new(ctx));
+        let html = self.render_part(TemplatePart::Html, Value::from_object(Root { values, html: true }))?;
+        Ok(text::html_to_text(&html))
     }
 
     /// Whether a text template was given (otherwise text is derived from
     /// the HTML).
     pub fn has_text_template(&self) -> bool {
-        self.has_text
+        self.text == TextPart::Given
+    }
+
+    /// Whether the text part comes from a text template derived from the
+    /// HTML once (rather than from converting each rendered message).
+    pub fn text_is_derived_once(&self) -> bool {
+        self.text == TextPart::Derived
     }
 
     /// Contact attribute names the templates read (`first_name` for
@@ -258,7 +334,11 @@ impl CampaignTemplate {
             return Err(TemplateError::SubjectTooLong { len: subject.len() });
         }
         let html = self.render_part(TemplatePart::Html, html_root)?;
-        let text = if self.has_text { self.render_part(TemplatePart::Text, plain)? } else { text::html_to_text(&html) };
+        let text = match self.text {
+            TextPart::Given => self.render_part(TemplatePart::Text, plain)?,
+            TextPart::Derived => text::tidy(&self.render_part(TemplatePart::Text, plain)?),
+            TextPart::FromRenderedHtml => text::html_to_text(&html),
+        };
         Ok(Rendered { subject, html, text })
     }
 
@@ -300,6 +380,42 @@ fn single_line(s: &str) -> String {
         out = out.chars().filter(|c| !c.is_control()).collect();
     }
     out
+}
+
+/// Where a campaign's text part comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextPart {
+    /// The campaign's own text template.
+    Given,
+    /// A text template derived from the HTML template at compile time.
+    Derived,
+    /// Each rendered HTML converted ([`text::html_to_text`]).
+    FromRenderedHtml,
+}
+
+/// Whether no `{{ … }}`, `{% … %}` or `{# … #}` of a template holds `<`,
+/// `>` or `&`: converting the template to text then leaves every
+/// expression as written.
+fn expressions_are_plain(source: &str) -> bool {
+    let mut rest = source;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = match after.as_bytes().first() {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            Some(b'#') => "#}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let Some(end) = after.find(close) else { return false };
+        if after[..end].contains(['<', '>', '&']) {
+            return false;
+        }
+        rest = &after[end + close.len()..];
+    }
+    true
 }
 
 /// Values shared by the HTML and the plain root of one render.
@@ -464,5 +580,63 @@ mod tests {
         let t = CampaignTemplate::compile("{{ 'x' * 1000 }}", "", None).expect("compiles");
         let attrs = serde_json::Map::new();
         assert_eq!(t.render(&ctx(&attrs)), Err(TemplateError::SubjectTooLong { len: 1000 }));
+    }
+
+    /// Renders with the derived text template and by converting the
+    /// rendered HTML; both must agree for the contacts given.
+    fn both_ways(t: &CampaignTemplate, attrs: &serde_json::Map<String, serde_json::Value>) -> (String, String) {
+        let c = ctx(attrs);
+        (t.render_derived(&c).expect("derived"), t.render_converted(&c).expect("converted"))
+    }
+
+    #[test]
+    fn text_is_derived_once_for_plain_templates() {
+        let html = "<html><head><style>p{color:red}</style></head><body><h1>Hello {{ first_name|default('there') }}!</h1>\
+                    <p>Offers for {{ city }}.</p>{% if vip %}<p>VIP: free shipping.</p>{% endif %}\
+                    <table>{% for i in range(3) %}<tr><td>Item {{ i }}</td><td>{{ first_name }}</td></tr>{% endfor %}</table>\
+                    <p>{{ imprint }}</p><p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p></body></html>";
+        let t = CampaignTemplate::compile("s", html, None).expect("compiles");
+        assert!(t.text_is_derived_once());
+        assert!(!t.has_text_template());
+        for attrs in [
+            serde_json::json!({"first_name": "Ann", "city": "Köln", "vip": true}),
+            serde_json::json!({"first_name": "A  <i>b</i> & c", "vip": false}),
+            serde_json::json!({}),
+        ] {
+            let attrs = attrs.as_object().cloned().unwrap_or_default();
+            let (derived, converted) = both_ways(&t, &attrs);
+            assert_eq!(derived, converted);
+            assert_eq!(t.render(&ctx(&attrs)).expect("renders").text, converted);
+        }
+    }
+
+    #[test]
+    fn markup_in_expressions_or_diverging_blocks_convert_per_message() {
+        // `<b>` inside an expression would be taken for a tag.
+        let t = CampaignTemplate::compile("s", "<p>{{ name|replace('<b>', '') }}</p>", None).expect("compiles");
+        assert!(!t.text_is_derived_once());
+        // `<pre>` keeps its white space; the derived text would not.
+        let t = CampaignTemplate::compile("s", "<pre>  {{ name }}\n    x</pre>", None).expect("compiles");
+        assert!(!t.text_is_derived_once());
+        let attrs = serde_json::json!({"name": "a   b"}).as_object().cloned().unwrap_or_default();
+        assert_eq!(t.render(&ctx(&attrs)).expect("renders").text, "a   b\n    x");
+        // Blocks between block elements keep the conversion's line breaks.
+        let t = CampaignTemplate::compile("s", "<div>A</div>{% if vip %}<div>B</div>{% endif %}<div>C</div>", None)
+            .expect("compiles");
+        assert!(t.text_is_derived_once());
+        let none = serde_json::Map::new();
+        assert_eq!(t.render(&ctx(&none)).expect("renders").text, "A\nC");
+        let vip = serde_json::json!({"vip": true}).as_object().cloned().unwrap_or_default();
+        assert_eq!(t.render(&ctx(&vip)).expect("renders").text, "A\nB\nC");
+        // A text template of its own is used as given.
+        let t = CampaignTemplate::compile("s", "<p>x</p>", Some("y")).expect("compiles");
+        assert!(t.has_text_template() && !t.text_is_derived_once());
+    }
+
+    #[test]
+    fn tidy_collapses_like_the_html_conversion() {
+        assert_eq!(text::tidy("\n\n  Hello \t world  \n\n\n\nBye \r\n\n"), "Hello world\n\nBye");
+        assert_eq!(text::tidy("a\nb"), "a\nb");
+        assert_eq!(text::tidy("   \n \n"), "");
     }
 }

@@ -274,6 +274,59 @@ impl Writer {
     }
 }
 
+/// The white-space rules of [`html_to_text`] for text that is already
+/// plain: runs of ASCII white space within a line become one space, lines
+/// lose leading and trailing white space, at most one blank line in a row
+/// and none at either end. For a text template derived from an HTML
+/// template: its rendered output then reads like [`html_to_text`] of the
+/// rendered HTML.
+pub fn tidy(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    // Line breaks and white space seen since the last word.
+    let mut breaks = 0usize;
+    let mut space = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\n' => {
+                breaks += 1;
+                space = false;
+                i += 1;
+                continue;
+            }
+            c if c.is_ascii_whitespace() => {
+                space = true;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if !out.is_empty() {
+            match breaks {
+                0 if space => out.push(' '),
+                0 => {}
+                1 => out.push('\n'),
+                _ => out.push_str("\n\n"),
+            }
+        }
+        (breaks, space) = (0, false);
+        // Copy words joined by single spaces in one go. `start` and `i` sit
+        // on ASCII bytes (or the end), so both are character boundaries.
+        let start = i;
+        while i < b.len() {
+            let c = b[i];
+            if !c.is_ascii_whitespace() || (c == b' ' && b.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace())) {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        out.push_str(&text[start..i]);
+    }
+    out
+}
+
 /// A start or end tag found at `<`.
 pub(crate) struct Tag<'h> {
     pub(crate) name: &'h str,
