@@ -10,6 +10,18 @@
 /// end-of-data marker to `out`.
 pub fn stuff_into(message: &[u8], out: &mut Vec<u8>) {
     out.reserve(message.len() + message.len() / 64 + 8);
+    // What Assent itself sends is already in wire form (CRLF everywhere, no
+    // line starting with a dot: quoted-printable escapes those): copy it.
+    if is_wire_form(message) {
+        out.extend_from_slice(message);
+        out.extend_from_slice(b".\r\n");
+        return;
+    }
+    stuff_lines(message, out);
+}
+
+/// The general case of [`stuff_into`], line by line.
+fn stuff_lines(message: &[u8], out: &mut Vec<u8>) {
     let mut rest = message;
     while !rest.is_empty() {
         let (line, next) = match rest.iter().position(|&b| b == b'\n') {
@@ -33,6 +45,22 @@ pub fn stuff_into(message: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b".\r\n");
 }
 
+/// Whether `message` needs no change for `DATA`: every CR is followed by
+/// LF and every LF preceded by CR, no line starts with `.`, and the last
+/// line is terminated.
+fn is_wire_form(message: &[u8]) -> bool {
+    if !message.ends_with(b"\r\n") || message.first() == Some(&b'.') {
+        return false;
+    }
+    memchr::memchr2_iter(b'\r', b'\n', message).all(|i| {
+        if message[i] == b'\r' {
+            message.get(i + 1) == Some(&b'\n')
+        } else {
+            i > 0 && message[i - 1] == b'\r' && message.get(i + 1) != Some(&b'.')
+        }
+    })
+}
+
 fn push_line(line: &[u8], out: &mut Vec<u8>) {
     if line.first() == Some(&b'.') {
         out.push(b'.');
@@ -49,6 +77,8 @@ pub fn stuff(message: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy as _;
+
     use super::*;
 
     #[test]
@@ -71,6 +101,33 @@ mod tests {
         assert_eq!(stuff(b"x"), b"x\r\n.\r\n");
         assert_eq!(stuff(b"\r\n"), b"\r\n.\r\n");
         assert_eq!(stuff(b"x\r\n\r\n"), b"x\r\n\r\n.\r\n");
+    }
+
+    #[test]
+    fn wire_form_is_copied() {
+        let m = b"From: a@b.example\r\n\r\nline\r\n=2E dotted\r\n";
+        let mut out = Vec::new();
+        stuff_into(m, &mut out);
+        assert_eq!(&out[..m.len()], m);
+        assert_eq!(&out[m.len()..], b".\r\n");
+        assert!(!is_wire_form(b"a\r\n.b\r\n") && !is_wire_form(b"a\nb\r\n") && !is_wire_form(b"a\r\nb"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_copy_agrees_with_the_line_by_line_path(parts in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(b"\r\n".to_vec()),
+            proptest::strategy::Just(b".".to_vec()),
+            proptest::strategy::Just(b"\n".to_vec()),
+            proptest::strategy::Just(b"\r".to_vec()),
+            "[a-z .]{0,6}".prop_map(String::into_bytes),
+        ], 0..40)) {
+            let m = parts.concat();
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            stuff_into(&m, &mut fast);
+            stuff_lines(&m, &mut slow);
+            proptest::prop_assert_eq!(fast, slow);
+        }
     }
 
     #[test]

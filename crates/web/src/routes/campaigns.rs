@@ -28,11 +28,11 @@ pub async fn guidelines() -> Json<Value> {
 
 pub async fn campaign_json(state: &AppState, c: &Campaign) -> ApiResult<Value> {
     let counts = state.store.delivery_counts(c.account_id, c.id).await?;
-    // Once fanned out, the audience is the snapshot in the queue; recounting
+    // Once started, the audience is the snapshot being queued; recounting
     // the lists (a scan of every subscription) on each progress poll would
-    // cost seconds at a million contacts and mean nothing for this campaign.
-    let (audience, audience_eligible) = if c.fanout_done {
-        (json!({"eligible": counts.total, "snapshot": true}), counts.total)
+    // cost seconds at a million contacts and compete with the sending.
+    let (audience, audience_eligible) = if c.started_at.is_some() || c.fanout_done {
+        (json!({"eligible": counts.total, "snapshot": true, "complete": c.fanout_done}), counts.total)
     } else {
         let a = state.store.audience_counts(c.account_id, &c.list_ids, c.product_category.as_deref()).await?;
         (json!(a), a.eligible)
