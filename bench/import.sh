@@ -37,9 +37,12 @@ setup() {
 run() {
     local name="$1" url="$2" acc
     acc=$(setup "$url")
+    # BENCH_SQLITE_HOOK: SQL run on the SQLite database before the import
+    # (for experiments with its schema).
+    if [ "$name" = sqlite ] && [ -n "${BENCH_SQLITE_HOOK:-}" ]; then sqlite3 "$WORK/bench.db" "$BENCH_SQLITE_HOOK"; fi
     echo "== $name"
     /usr/bin/time -f "peak RSS: %M KB" -o "$WORK/time.txt" env ASSENT_DATABASE_URL="$url" ASSENT_LOG=warn \
-        "$BIN" import "$WORK/contacts.csv" --account "$acc" --list 1 --origin offline_form \
+        ${BENCH_WRAP:-} "$BIN" import "$WORK/contacts.csv" --account "$acc" --list 1 --origin offline_form \
         --evidence '{"document_ref": "paper-forms-2026.pdf"}' --quiet | tee "$WORK/result.json"
     local rss rps
     rss=$(grep -o '[0-9]*' "$WORK/time.txt" | head -n1)
@@ -48,6 +51,7 @@ run() {
 }
 
 run sqlite "sqlite://$WORK/bench.db"
+[ "${BENCH_ONLY:-}" = sqlite ] && exit 0
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     DB="assent_bench_$$"
     psql "$PG_BASE/postgres" -qc "CREATE DATABASE $DB" >/dev/null
