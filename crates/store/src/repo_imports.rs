@@ -407,9 +407,6 @@ macro_rules! impl_imports {
                     // that start has an earlier batch of this worker still in
                     // flight (PostgreSQL writes two at once): wait for it; the
                     // UPDATE itself waits once that batch has written its own.
-                    // (SQLite: nothing can move while this batch holds the
-                    // write lock, so there is nothing to wait for.)
-                    let wait = if matches!(<$ty>::BACKEND, Backend::Postgres) { BATCH_WAIT } else { std::time::Duration::ZERO };
                     let waiting_since = std::time::Instant::now();
                     loop {
                         let moved = sqlx::query(
@@ -439,9 +436,7 @@ macro_rules! impl_imports {
                                 .fetch_optional(&mut *tx)
                                 .await?;
                         match at {
-                            // Just landed (between the UPDATE and this look): again.
-                            Some(at) if at == import.byte_offset && waiting_since.elapsed() < wait => {}
-                            Some(at) if at < import.byte_offset && waiting_since.elapsed() < wait => {
+                            Some(at) if at < import.byte_offset && waiting_since.elapsed() < BATCH_WAIT => {
                                 tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                             }
                             _ => return Err(StoreError::Conflict(format!("import {} moved on meanwhile", import.id))),

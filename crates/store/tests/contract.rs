@@ -586,64 +586,6 @@ async fn import_batches_apply_once_and_rejection_removes_new_contacts(store: Arc
     assert_eq!(store.list_contacts(a, None, 10_000).await.expect("contacts").len(), 1);
 }
 
-/// PostgreSQL imports write the next batch while the previous one is still
-/// in flight: a batch that starts where the import does not stand yet waits
-/// for the batch before it, and both land in order.
-async fn import_batches_in_flight_land_in_order(store: Arc<dyn Store>) {
-    let (a, _) = two_accounts(store.as_ref()).await;
-    let list = store.create_list(a, "Customers", "").await.expect("list");
-    let new = NewImport {
-        list_id: list.id,
-        review: "not_required",
-        review_reason: None,
-        origin: Some("offline_form".into()),
-        evidence: json!({"document_ref": "d"}),
-        options: json!({}),
-        file_path: "/nonexistent.csv".into(),
-        file_name: "x.csv".into(),
-        file_size: 100,
-        created_by: "test".into(),
-        ip: None,
-    };
-    let import = store.create_import(a, &new).await.expect("import");
-    let batch = |from: i64, to: i64| {
-        let rows = (from..to)
-            .map(|i| {
-                let e = addr(&format!("q{i}@example.org"));
-                ImportRow {
-                    line: i + 2,
-                    email: e.as_str().into(),
-                    email_norm: e.normalized(),
-                    hash: SuppressionHash::of(&e).as_str().into(),
-                    attributes: "{}".into(),
-                    origin: "offline_form".into(),
-                    evidence: json!({}),
-                }
-            })
-            .collect();
-        ImportBatch { rows, rejections: vec![], byte_offset: to * 10, line: to + 2 }
-    };
-    let (first, second) = (batch(0, 300), batch(300, 600));
-    let mut later = import.clone();
-    later.byte_offset = first.byte_offset;
-    if store.backend() == assent_store::Backend::Postgres {
-        // The second batch first: it must wait for the first.
-        let (s2, l2) = (store.clone(), later.clone());
-        let waiting = tokio::spawn(async move { s2.apply_import_batch(&l2, &second).await });
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        assert!(!waiting.is_finished(), "the second batch waits for the first");
-        store.apply_import_batch(&import, &first).await.expect("first");
-        waiting.await.expect("join").expect("second");
-    } else {
-        store.apply_import_batch(&import, &first).await.expect("first");
-        store.apply_import_batch(&later, &second).await.expect("second");
-    }
-    let now = store.get_import(a, import.id).await.expect("get").expect("exists");
-    assert_eq!((now.byte_offset, now.rows_done, now.imported), (6000, 600, 600));
-    // A batch from a position the import has passed is refused.
-    assert!(matches!(store.apply_import_batch(&later, &batch(300, 600)).await, Err(StoreError::Conflict(_))));
-}
-
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -688,7 +630,6 @@ contract!(
     double_opt_in_flow_keeps_proof_and_never_downgrades,
     unconfirmed_sign_ups_are_purged,
     import_batches_apply_once_and_rejection_removes_new_contacts,
-    import_batches_in_flight_land_in_order,
 );
 
 /// The database itself refuses to rewrite consent proof, whatever code runs.
