@@ -7,10 +7,6 @@
 /// fewer, larger statements cost less per row.
 pub(crate) const CHUNK: usize = 500;
 
-/// How long a batch waits for the one before it (same import, same
-/// worker, still being written) before it gives up as a conflict.
-pub(crate) const BATCH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// Parameter `n` of a bulk statement. SQLite gets plain `?` (bound in
 /// order): its lookup of numbered parameter names is linear, which made
 /// binding thousands of `$n` quadratic. Every parameter of such a statement
@@ -56,7 +52,7 @@ macro_rules! impl_imports {
 
             use super::$ty;
             use crate::repo::{category_of, json_object, json_value, subscription_status};
-            use crate::repo_imports::{BATCH_WAIT, CHUNK, list, param, values};
+            use crate::repo_imports::{CHUNK, list, param, values};
             use crate::*;
 
             /// Whether bulk statements use positional `?` parameters.
@@ -191,24 +187,21 @@ macro_rules! impl_imports {
                     let account = import.account_id.get();
                     let mut tx = self.begin_write().await?;
                     // Where this batch starts must be where the import stands,
-                    // or another worker got here first: checked by the progress
-                    // UPDATE at the end (step 5), which on PostgreSQL also waits
-                    // for a previous batch still being written by this worker.
+                    // or another worker got here first.
+                    let at: Option<i64> = sqlx::query_scalar("SELECT byte_offset FROM imports WHERE id = $1 AND processed = 0")
+                        .bind(import.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if at != Some(import.byte_offset) {
+                        return Err(StoreError::Conflict(format!("import {} moved on meanwhile", import.id)));
+                    }
                     let mut rejections: Vec<(i64, String, String)> =
                         batch.rejections.iter().map(|r| (r.line, r.address.clone(), r.reason.clone())).collect();
                     let risky = batch.rejections.iter().filter(|r| r.risky).count() as i64;
 
                     // 1. Suppressed addresses are skipped, never re-added.
                     let mut suppressed = HashSet::new();
-                    // Most accounts have no suppressions yet: one look saves a
-                    // lookup per row then.
-                    let any_suppressed: Option<i64> =
-                        sqlx::query_scalar("SELECT account_id FROM suppressions WHERE account_id = $1 LIMIT 1")
-                            .bind(account)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let lookups = if any_suppressed.is_some() { &batch.rows[..] } else { &[][..] };
-                    for chunk in lookups.chunks(CHUNK) {
+                    for chunk in batch.rows.chunks(CHUNK) {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "SELECT address_hash FROM suppressions WHERE account_id = {} AND address_hash IN ({})",
                             param(P, 1),
@@ -402,46 +395,23 @@ macro_rules! impl_imports {
                     }
                     counts.rejected = rejections.len() as i64;
 
-                    // 5. Progress, in the same transaction as the rows, from
-                    // where the batch started only. An import standing behind
-                    // that start has an earlier batch of this worker still in
-                    // flight (PostgreSQL writes two at once): wait for it; the
-                    // UPDATE itself waits once that batch has written its own.
-                    let waiting_since = std::time::Instant::now();
-                    loop {
-                        let moved = sqlx::query(
-                            "UPDATE imports SET byte_offset = $1, line = $2, rows_done = rows_done + $3, imported = imported + $4,
-                                 merged = merged + $5, rejected = rejected + $6, risky = risky + $7, updated_at = $8
-                             WHERE id = $9 AND processed = 0 AND byte_offset = $10",
-                        )
-                        .bind(batch.byte_offset)
-                        .bind(batch.line)
-                        .bind((batch.rows.len() + batch.rejections.len()) as i64)
-                        .bind(counts.imported)
-                        .bind(counts.merged)
-                        .bind(counts.rejected)
-                        .bind(risky)
-                        .bind(now)
-                        .bind(import.id)
-                        .bind(import.byte_offset)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if moved == 1 {
-                            break;
-                        }
-                        let at: Option<i64> =
-                            sqlx::query_scalar("SELECT byte_offset FROM imports WHERE id = $1 AND processed = 0")
-                                .bind(import.id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        match at {
-                            Some(at) if at < import.byte_offset && waiting_since.elapsed() < BATCH_WAIT => {
-                                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                            }
-                            _ => return Err(StoreError::Conflict(format!("import {} moved on meanwhile", import.id))),
-                        }
-                    }
+                    // 5. Progress, in the same transaction as the rows.
+                    sqlx::query(
+                        "UPDATE imports SET byte_offset = $1, line = $2, rows_done = rows_done + $3, imported = imported + $4,
+                             merged = merged + $5, rejected = rejected + $6, risky = risky + $7, updated_at = $8
+                         WHERE id = $9",
+                    )
+                    .bind(batch.byte_offset)
+                    .bind(batch.line)
+                    .bind((batch.rows.len() + batch.rejections.len()) as i64)
+                    .bind(counts.imported)
+                    .bind(counts.merged)
+                    .bind(counts.rejected)
+                    .bind(risky)
+                    .bind(now)
+                    .bind(import.id)
+                    .execute(&mut *tx)
+                    .await?;
                     tx.commit().await?;
                     Ok(counts)
                 }

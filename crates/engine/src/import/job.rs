@@ -133,79 +133,34 @@ impl Importer {
         let policy = self.policy.clone();
         let batch_rows = self.config.batch_rows.max(1);
         let reader = tokio::task::spawn_blocking(move || read_file(reader_import, prepared, policy, batch_rows, tx));
-        // PostgreSQL writes the next batch while the previous one commits
-        // (each batch checks, at its end, that it starts where the previous
-        // one ended, so the order and the resume position stay exact);
-        // SQLite has one writer at a time anyway.
-        let depth = match self.store.backend() {
-            assent_store::Backend::Postgres => 2,
-            assent_store::Backend::Sqlite => 1,
-        };
         let mut current = import;
-        // Where the next batch starts.
-        let mut next_start = current.byte_offset;
-        let mut in_flight = std::collections::VecDeque::new();
-        let mut reading = true;
         let mut failure = None;
-        let mut taken_over = false;
-        let mut renewed = Instant::now();
-        loop {
-            while reading && in_flight.len() < depth {
-                match rx.recv().await {
-                    Some(Message::Batch(batch)) => {
-                        let mut from = current.clone();
-                        from.byte_offset = next_start;
-                        next_start = batch.byte_offset;
-                        let store = self.store.clone();
-                        in_flight.push_back(tokio::spawn(async move { store.apply_import_batch(&from, &batch).await }));
-                    }
-                    Some(Message::Failed(message)) => {
-                        failure = Some(message);
-                        reading = false;
-                    }
-                    None => reading = false,
-                }
-            }
-            let Some(applying) = in_flight.pop_front() else { break };
-            match applying.await {
-                Ok(Ok(_)) => {
-                    current = self.reload(&current).await;
-                    // Renewing waits for the row lock of a batch in flight:
-                    // not after every batch.
-                    if renewed.elapsed() >= Duration::from_millis(LEASE_MS as u64 / 6) {
+        while let Some(message) = rx.recv().await {
+            match message {
+                Message::Batch(batch) => match self.store.apply_import_batch(&current, &batch).await {
+                    Ok(_) => {
+                        current = self.reload(&current).await;
                         let _ = self.store.renew_import_lease(id, crate::now_ms() + LEASE_MS).await;
-                        renewed = Instant::now();
+                        on_progress(&Progress::of(&current, crate::now_ms()));
                     }
-                    on_progress(&Progress::of(&current, crate::now_ms()));
-                }
-                Ok(Err(assent_store::StoreError::Conflict(detail))) => {
-                    // Another worker owns this import now (our lease ran
-                    // out): leave it to them.
-                    tracing::warn!(import = id, %detail, "import taken over by another worker");
-                    taken_over = true;
-                    break;
-                }
-                Ok(Err(e)) => {
-                    failure = Some(format!("cannot store rows: {e}"));
-                    break;
-                }
-                Err(e) => {
-                    failure = Some(format!("cannot store rows: {e}"));
+                    Err(assent_store::StoreError::Conflict(detail)) => {
+                        // Another worker owns this import now (our lease ran
+                        // out): leave it to them.
+                        tracing::warn!(import = id, %detail, "import taken over by another worker");
+                        drop(rx);
+                        let _ = reader.await;
+                        return self.reload(&current).await;
+                    }
+                    Err(e) => {
+                        failure = Some(format!("cannot store rows: {e}"));
+                        break;
+                    }
+                },
+                Message::Failed(message) => {
+                    failure = Some(message);
                     break;
                 }
             }
-        }
-        // A batch after one that failed cannot succeed (it starts where that
-        // one should have ended, and would wait for it): stop it, and let it
-        // end before the import is marked.
-        for applying in in_flight {
-            applying.abort();
-            let _ = applying.await;
-        }
-        if taken_over {
-            drop(rx);
-            let _ = reader.await;
-            return self.reload(&current).await;
         }
         drop(rx);
         let _ = reader.await;
