@@ -101,17 +101,7 @@ pub async fn submit_audit(
             &AuditSubmission { imprint, website, list_origins, consent_collection, expected_monthly_volume: volume },
         )
         .await?;
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(id),
-            actor: auth.caller.actor(),
-            action: "account.submit_audit".into(),
-            target: format!("account:{id}"),
-            detail: json!({}),
-            ip,
-        })
-        .await?;
+    auth.record(&state, ip, "account.submit_audit", format!("account:{id}"), json!({})).await?;
     if next != account.status {
         // A rejected account that resubmits goes back to the operator.
         let audit = NewAuditEntry {
@@ -162,16 +152,7 @@ pub async fn create_token(
             token_hash: hash,
         })
         .await?;
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: "token.create".into(),
-            target: format!("token:{id}"),
-            detail: json!({"name": name, "role": role.as_str()}),
-            ip,
-        })
+    auth.record(&state, ip, "token.create", format!("token:{id}"), json!({"name": name, "role": role.as_str()}))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "token": secret, "name": name, "role": role.as_str()}))))
 }
@@ -204,16 +185,6 @@ pub async fn revoke_token(
     if !state.store.revoke_token(auth.account(), id).await? {
         return Err(ApiError::not_found("token"));
     }
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: "token.revoke".into(),
-            target: format!("token:{id}"),
-            detail: json!({}),
-            ip,
-        })
-        .await?;
+    auth.record(&state, ip, "token.revoke", format!("token:{id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

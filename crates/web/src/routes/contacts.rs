@@ -4,7 +4,7 @@
 use assent_domain::{
     Consent, ContactId, EmailAddress, ListId, SubscriptionEvent, SubscriptionStatus, SuppressionHash, Transition,
 };
-use assent_store::{Contact, NewAuditEntry, NewConsentEvent, PutSubscription};
+use assent_store::{Contact, NewConsentEvent, PutSubscription};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -163,17 +163,14 @@ pub async fn create(
             .await?;
         outcome.push(json!({"list_id": list, "status": next.as_str(), "changed": true}));
     }
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(id),
-            actor: auth.caller.actor(),
-            action: "contact.add".into(),
-            target: format!("contact:{}", contact.id),
-            detail: json!({"origin": origin, "lists": outcome}),
-            ip,
-        })
-        .await?;
+    auth.record(
+        &state,
+        ip,
+        "contact.add",
+        format!("contact:{}", contact.id),
+        json!({"origin": origin, "lists": outcome}),
+    )
+    .await?;
     let body = contact_json(&state, &contact).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(body)))
 }
@@ -405,17 +402,7 @@ pub async fn erase(
     if !state.store.erase_contact(auth.account(), id, &format!("api:{}", auth.caller.actor()), ip.as_deref()).await? {
         return Err(ApiError::not_found("contact"));
     }
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: "contact.erase".into(),
-            target: format!("contact:{id}"),
-            detail: json!({}),
-            ip,
-        })
-        .await?;
+    auth.record(&state, ip, "contact.erase", format!("contact:{id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

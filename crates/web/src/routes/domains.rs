@@ -69,16 +69,7 @@ pub async fn create(
             ApiError::internal()
         })?;
     let created = state.store.create_sender_domain(auth.account(), &new).await?;
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: "sender_domain.create".into(),
-            target: format!("sender_domain:{}", created.id),
-            detail: json!({"domain": domain}),
-            ip,
-        })
+    auth.record(&state, ip, "sender_domain.create", format!("sender_domain:{}", created.id), json!({"domain": domain}))
         .await?;
     Ok((StatusCode::CREATED, Json(domain_json(&created))))
 }

@@ -207,17 +207,8 @@ pub async fn create(
     .map_err(upload_error)?;
     let import = state.store.create_import(auth.account(), &new).await?;
     spool.0 = None; // the import owns the file now
-    state
-        .store
-        .record_action(&NewAuditEntry {
-            account: Some(auth.account()),
-            actor: auth.caller.actor(),
-            action: "import.create".into(),
-            target: format!("import:{}", import.id),
-            detail: json!({"origin": import.origin, "file_size": import.file_size, "review": import.review}),
-            ip,
-        })
-        .await?;
+    let detail = json!({"origin": import.origin, "file_size": import.file_size, "review": import.review});
+    auth.record(&state, ip, "import.create", format!("import:{}", import.id), detail).await?;
     state.import_wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(import_json(&import, None))))
 }
