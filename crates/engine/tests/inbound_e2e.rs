@@ -7,6 +7,8 @@
 //! the reputation monitor over complaints and bounces that came in the same
 //! way, with a small minimum sample.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use assent_store::{CampaignDraft, DeliveryOutcome, NewAuditEntry, PutSubscriptio
 use assent_test_support::{TestApp, spawn_app_with};
 use assent_web::WebConfig;
 use serde_json::{Value, json};
+use support::{Sent, contact, find, original, sent};
 
 const HTML: &str = "<html><body><p>Hello {{ first_name | default('there') }},</p><p>Our autumn offers are here.</p>\
     <p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p><p>{{ imprint }}</p></body></html>";
@@ -51,36 +54,6 @@ async fn deliver(server: &InboundServer, rcpts: &[&str], message: &str) -> SendO
 async fn accepted(server: &InboundServer, rcpt: &str, message: &str) {
     let out = deliver(server, &[rcpt], message).await;
     assert!(out.get(rcpt).is_some_and(RecipientOutcome::is_accepted), "{rcpt}: {out:?}");
-}
-
-/// A delivered campaign message as the outbox holds it.
-struct Sent {
-    raw: String,
-    verp: String,
-    mailto: String,
-    to: String,
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':'))).map(str::trim)
-}
-
-fn sent(raw: &str) -> Sent {
-    let verp = header(raw, "Return-Path").expect("Return-Path").trim_matches(['<', '>']).to_string();
-    let at = raw.find("mailto:unsubscribe+").expect("mailto unsubscribe") + "mailto:".len();
-    let mailto: String = raw[at..].chars().take_while(|c| !matches!(c, '>' | '?' | ' ' | '\r' | '\n')).collect();
-    let to = header(raw, "Delivered-To").expect("Delivered-To").to_string();
-    Sent { raw: raw.to_string(), verp, mailto, to }
-}
-
-/// The original as a receiving system keeps it: without the envelope lines
-/// the local delivery added.
-fn original(s: &Sent) -> String {
-    s.raw
-        .lines()
-        .filter(|l| !l.starts_with("Return-Path:") && !l.starts_with("Delivered-To:"))
-        .collect::<Vec<_>>()
-        .join("\r\n")
 }
 
 fn headers_of(s: &Sent) -> String {
@@ -205,19 +178,6 @@ async fn send_campaign(app: &TestApp, s: &Shop, name: &str, delivered_before: us
 /// The campaign id (hex) in a VERP token `bounces+ACCOUNT-CAMPAIGN-CONTACT-MAC@…`.
 fn campaign_of(verp: &str) -> String {
     verp.trim_start_matches("bounces+").split('-').nth(1).unwrap_or("").to_string()
-}
-
-fn find<'a>(sent: &'a [Sent], to: &str) -> &'a Sent {
-    sent.iter().find(|m| m.to == to).unwrap_or_else(|| panic!("nothing was sent to {to}"))
-}
-
-async fn contact(app: &TestApp, token: &str, email: &str) -> Value {
-    let (status, body) = app.call("GET", &format!("/api/v1/contacts?email={email}"), Some(token), None).await;
-    assert_eq!(status, 200, "{body}");
-    let c = body["contacts"][0].clone();
-    let (status, full) = app.call("GET", &format!("/api/v1/contacts/{}", c["id"]), Some(token), None).await;
-    assert_eq!(status, 200, "{full}");
-    full
 }
 
 fn events<'a>(c: &'a Value, kind: &str) -> Vec<&'a Value> {

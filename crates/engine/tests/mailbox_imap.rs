@@ -11,6 +11,8 @@
 //! `mailto:` unsubscribe, someone else's mail, a message too big to read)
 //! and run the poller.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -23,6 +25,7 @@ use assent_test_support::imap_server::{self, ImapServer, LITERAL_PASSWORD, LITER
 use assent_test_support::{TestApp, spawn_app_with};
 use assent_web::WebConfig;
 use serde_json::Value;
+use support::{Sent, contact, find, original, sent};
 use tokio::sync::watch;
 
 const UNPROCESSED: &str = "UNDELETED UNKEYWORD $AssentProcessed";
@@ -136,35 +139,6 @@ async fn moves_without_the_move_extension() {
 
 const FBL: &str = "fbl@bounce.news.beispiel.de";
 
-/// A campaign message as the outbox holds it.
-struct Sent {
-    raw: String,
-    verp: String,
-    mailto: String,
-    to: String,
-}
-
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(':'))).map(str::trim)
-}
-
-fn sent(raw: &str) -> Sent {
-    let verp = header(raw, "Return-Path").expect("Return-Path").trim_matches(['<', '>']).to_string();
-    let at = raw.find("mailto:unsubscribe+").expect("mailto unsubscribe") + "mailto:".len();
-    let mailto: String = raw[at..].chars().take_while(|c| !matches!(c, '>' | '?' | ' ' | '\r' | '\n')).collect();
-    let to = header(raw, "Delivered-To").expect("Delivered-To").to_string();
-    Sent { raw: raw.to_string(), verp, mailto, to }
-}
-
-/// The original as the receiving system keeps it (no envelope lines).
-fn original(s: &Sent) -> String {
-    s.raw
-        .lines()
-        .filter(|l| !l.starts_with("Return-Path:") && !l.starts_with("Delivered-To:"))
-        .collect::<Vec<_>>()
-        .join("\r\n")
-}
-
 /// A Postfix DSN as the bounce mailbox receives it: the VERP address only
 /// in `X-Original-To` and `To`, the mailbox's own address in `Delivered-To`.
 fn dsn(s: &Sent, status: &str, diagnostic: &str) -> String {
@@ -227,19 +201,6 @@ async fn campaign(n: usize) -> (TestApp, String, Vec<Sent>) {
     let mails = app.wait_for_mail(n).await;
     let sent: Vec<Sent> = mails.iter().map(|m| sent(m)).collect();
     (app, s.token, sent)
-}
-
-fn find<'a>(sent: &'a [Sent], to: &str) -> &'a Sent {
-    sent.iter().find(|m| m.to == to).unwrap_or_else(|| panic!("nothing was sent to {to}"))
-}
-
-async fn contact(app: &TestApp, token: &str, email: &str) -> Value {
-    let (status, body) = app.call("GET", &format!("/api/v1/contacts?email={email}"), Some(token), None).await;
-    assert_eq!(status, 200, "{body}");
-    let id = body["contacts"][0]["id"].clone();
-    let (status, full) = app.call("GET", &format!("/api/v1/contacts/{id}"), Some(token), None).await;
-    assert_eq!(status, 200, "{full}");
-    full
 }
 
 fn state(c: &Value) -> (Option<&str>, &str) {
