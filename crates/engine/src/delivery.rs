@@ -337,8 +337,8 @@ impl Deliverer {
             // At most `concurrency` messages are ever in flight or accepted
             // but not yet recorded together: that is all a crash can make
             // us send twice.
-            let room = sends.len() + outcomes.len() < self.config.concurrency && !*shutdown.borrow();
-            while room && sends.len() + outcomes.len() < self.config.concurrency && !all_built {
+            let open = !*shutdown.borrow();
+            while open && sends.len() + outcomes.len() < self.config.concurrency && !all_built {
                 match built.try_recv() {
                     Ok(item) => start_send(&mut sends, &mut outcomes, item),
                     Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
@@ -358,7 +358,7 @@ impl Deliverer {
                 }
                 continue;
             }
-            let can_take = !all_built && room && sends.len() + outcomes.len() < self.config.concurrency;
+            let can_take = open && !all_built && sends.len() + outcomes.len() < self.config.concurrency;
             let done = tokio::select! {
                 done = sends.join_next() => done,
                 item = built.recv(), if can_take => {
