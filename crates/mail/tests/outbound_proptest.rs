@@ -104,7 +104,16 @@ proptest! {
 
         let parsed = MessageParser::default().parse(&bytes).expect("parses");
         let want_subject = sanitize_header_text(&subject);
-        prop_assert_eq!(parsed.subject().unwrap_or(""), want_subject.as_ref());
+        // mail-parser unfolds `CRLF WSP+` to one space, so it sees runs of
+        // white space at a fold collapsed; RFC 5322 unfolding (removing the
+        // CRLF only) must give the subject exactly.
+        let squeeze = |t: &str| t.split([' ', '\t']).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+        prop_assert_eq!(squeeze(parsed.subject().unwrap_or("")), squeeze(&want_subject));
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", "\t");
+        let raw_subject = unfolded.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or_default();
+        if !raw_subject.starts_with("=?") {
+            prop_assert_eq!(raw_subject, want_subject.as_ref());
+        }
         let body_text = parsed.body_text(0).map(|t| t.replace("\r\n", "\n")).unwrap_or_default();
         prop_assert_eq!(body_text, text.replace("\r\n", "\n"));
     }
