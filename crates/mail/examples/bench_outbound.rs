@@ -9,7 +9,8 @@
 //! ratio of the full RSA+Ed25519 rate to the raw RSA rate (target ≥ 90 %:
 //! RSA signing should be the only real cost). `BENCH_SECS` sets the seconds
 //! per measurement (default 3), `BENCH_THREADS` the thread count (default:
-//! available cores).
+//! available cores), `BENCH_ONLY=ed` measures only the Ed25519-only
+//! pipeline (for profiling).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -290,6 +291,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let workloads: [&(dyn Fn(usize, u64) + Sync); 5] =
         [&raw_rsa_work, &full_both_work, &raw_ed_work, &full_ed_work, &full_text_work];
+    // `BENCH_ONLY=ed` runs only the Ed25519-only pipeline, to profile what
+    // besides RSA a message costs.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "ed") {
+        let m = measure(threads, secs, &full_ed_work);
+        println!("full pipeline, Ed25519 only: {:.0} messages/s on {threads} threads", m.ops as f64 / m.wall);
+        return Ok(());
+    }
 
     // The workloads take turns in short slices, so that load from other
     // processes on a shared machine hits all of them alike and the ratio

@@ -14,7 +14,9 @@
 //! canonicalises and hashes the body and the headers once for all signers,
 //! so the second signature costs only its own signing operation.
 //!
-//! Ring does the cryptography; RSA key *generation* uses the `rsa` crate
+//! Ring does the cryptography except Ed25519 signing, which ed25519-dalek
+//! does (faster; ring still parses and checks the key). RSA key
+//! *generation* uses the `rsa` crate
 //! because ring cannot generate RSA keys. That crate is used for nothing
 //! else (its RUSTSEC-2023-0071 timing issue concerns decryption/signing with
 //! it, which never happens here).
@@ -26,7 +28,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use thiserror::Error;
 
-use super::encode::{HeaderLine, LINE_SOFT_LIMIT, at_most_space, bytes_equal, load_u64 as load};
+use super::encode::{BLOCK, HeaderLine, LINE_SOFT_LIMIT, array_at, at_most_space, bytes_equal, load_u64 as load};
 
 /// Headers signed when present, in the order of the `h=` tag. From comes
 /// first and is over-signed. Reply-To is not in RULES.md's list but is
@@ -89,7 +91,10 @@ impl DkimAlgorithm {
 
 enum KeyPairKind {
     Rsa(RsaKeyPair),
-    Ed25519(Ed25519KeyPair),
+    /// Signed with ed25519-dalek: about a quarter faster than ring's
+    /// Ed25519 here, and the second signature is paid on every message.
+    /// Ring still parses the key first (the same checks as RSA keys get).
+    Ed25519(ed25519_dalek::SigningKey),
 }
 
 /// A DKIM private key (RSA-2048+ or Ed25519). Keep the PKCS#8 form
@@ -127,7 +132,7 @@ impl DkimKey {
     /// (PKCS#8 v1 or v2).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<DkimKey, DkimError> {
         let pair = match Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
-            Ok(pair) => KeyPairKind::Ed25519(pair),
+            Ok(pair) => KeyPairKind::Ed25519(ed25519_from_pkcs8(der, pair.public_key().as_ref())?),
             Err(ed_err) => match RsaKeyPair::from_pkcs8(der) {
                 Ok(pair) => KeyPairKind::Rsa(pair),
                 Err(rsa_err) => {
@@ -156,7 +161,7 @@ impl DkimKey {
     pub fn public_key_base64(&self) -> String {
         match &self.pair {
             KeyPairKind::Rsa(pair) => STANDARD.encode(rsa_spki_der(pair.public().as_ref())),
-            KeyPairKind::Ed25519(pair) => STANDARD.encode(pair.public_key().as_ref()),
+            KeyPairKind::Ed25519(key) => STANDARD.encode(key.verifying_key().as_bytes()),
         }
     }
 
@@ -167,6 +172,18 @@ impl DkimKey {
     pub fn dns_txt_value(&self) -> String {
         format!("v=DKIM1; k={}; p={}", self.algorithm().key_type(), self.public_key_base64())
     }
+}
+
+/// The signing key of a PKCS#8 Ed25519 key ring accepted, checked to have
+/// the public key ring derived.
+fn ed25519_from_pkcs8(der: &[u8], public: &[u8]) -> Result<ed25519_dalek::SigningKey, DkimError> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
+        .map_err(|e| DkimError::BadKey { reason: format!("as Ed25519: {e}") })?;
+    if key.verifying_key().as_bytes() != public {
+        return Err(DkimError::BadKey { reason: "the Ed25519 public key does not match the private key".into() });
+    }
+    Ok(key)
 }
 
 /// Wraps a PKCS#1 RSAPublicKey in a SubjectPublicKeyInfo (RFC 5280 §4.1,
@@ -264,10 +281,11 @@ impl DkimSigner {
                 pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, data, &mut out[start..])
                     .map_err(|_| DkimError::Signing)
             }
-            KeyPairKind::Ed25519(pair) => {
+            KeyPairKind::Ed25519(key) => {
+                use ed25519_dalek::Signer;
                 // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the data.
                 let hash = digest::digest(&SHA256, data);
-                out.extend_from_slice(pair.sign(hash.as_ref()).as_ref());
+                out.extend_from_slice(&key.sign(hash.as_ref()).to_bytes());
                 Ok(())
             }
         }
@@ -473,7 +491,12 @@ fn relaxed_body_hash(body: &[u8]) -> digest::Digest {
     let mut span = 0;
     let mut i = 0;
     while i < body.len() {
-        // Skip 8 bytes at a time while nothing in them needs changing.
+        // Skip a block, else 8 bytes, at a time while nothing in them needs
+        // changing.
+        if i >= 1 && array_at(body, i - 1).is_some_and(block_is_canonical) {
+            i += BLOCK;
+            continue;
+        }
         if i >= 1 && i + 9 <= body.len() && window_is_canonical(body, i) {
             i += 8;
             continue;
@@ -507,6 +530,19 @@ fn relaxed_body_hash(body: &[u8]) -> digest::Digest {
     ctx.update(&body[span..]);
     ctx.update(b"\r\n");
     ctx.finish()
+}
+
+/// Whether relaxed canonicalisation leaves the middle [`BLOCK`] bytes of
+/// `w` unchanged (`w[0]` is the byte before them, the last one the byte
+/// after): the same test as [`window_is_canonical`], written for SIMD.
+fn block_is_canonical(w: &[u8; BLOCK + 2]) -> bool {
+    // Computed for all bytes, then combined: the form that vectorises.
+    let mut kept = [false; BLOCK];
+    for (k, kept) in kept.iter_mut().enumerate() {
+        let (p, c, n) = (w[k], w[k + 1], w[k + 2]);
+        *kept = (c > 0x20) | ((c == b' ') & (n > 0x20)) | ((c == b'\r') & (n == b'\n')) | ((c == b'\n') & (p == b'\r'));
+    }
+    kept.iter().all(|&k| k)
 }
 
 /// Whether relaxed canonicalisation leaves `body[at..at + 8]` unchanged
@@ -601,6 +637,28 @@ mod tests {
     }
 
     #[test]
+    fn canonical_block_agrees_with_the_word_test() {
+        // Every byte value at the start, middle and end of a block, between
+        // every kind of neighbour: the block test and the SWAR word test
+        // (applied to the same bytes) must agree.
+        let neighbours = [b'a', b' ', b'\r', b'\n', b'\t'];
+        for b in 0..=255u8 {
+            for at in [1, 9, BLOCK] {
+                for &before in &neighbours {
+                    for &after in &neighbours {
+                        let mut w = [b'a'; BLOCK + 2];
+                        w[at] = b;
+                        w[at - 1] = before;
+                        w[at + 1] = after;
+                        let words = (1..=BLOCK).step_by(8).all(|i| window_is_canonical(&w, i));
+                        assert_eq!(block_is_canonical(&w), words, "{before:#x} {b:#x} {after:#x} at {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn byte_masks_are_exact() {
         let w = u64::from_le_bytes(*b"\r\x0c\n \t a\x01");
         assert_eq!(bytes_equal(w, b'\r'), 0x80);
@@ -643,6 +701,30 @@ mod tests {
         assert!(txt.starts_with("v=DKIM1; k=ed25519; p="));
         let p = STANDARD.decode(&txt["v=DKIM1; k=ed25519; p=".len()..]).expect("base64");
         assert_eq!(p.len(), 32);
+    }
+
+    #[test]
+    fn ed25519_signatures_are_what_ring_makes_for_the_same_key() {
+        // Ed25519 is deterministic: the signer (ed25519-dalek) must give
+        // exactly ring's bytes, for PKCS#8 v2 (ring's) and v1 documents.
+        let v2 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("keygen");
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let seed = ed25519_dalek::SigningKey::from_pkcs8_der(v2.as_ref()).expect("seed").to_bytes();
+        let mut v1 =
+            vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        v1.extend_from_slice(&seed);
+        for der in [v2.as_ref(), v1.as_slice()] {
+            let ring_pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).expect("ring parses");
+            let signer =
+                DkimSigner::new(DkimKey::from_pkcs8_der(der).expect("loads"), "example.com", "s1").expect("signer");
+            for data in [&b""[..], b"from:a@example.com\r\n", &[0xff; 300]] {
+                let mut ours = Vec::new();
+                signer.sign_data(data, &mut ours).expect("signs");
+                let hash = digest::digest(&SHA256, data);
+                assert_eq!(ours, ring_pair.sign(hash.as_ref()).as_ref());
+            }
+            assert_eq!(signer.key().public_key_base64(), STANDARD.encode(ring_pair.public_key().as_ref()));
+        }
     }
 
     #[test]
