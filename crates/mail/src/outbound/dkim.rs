@@ -535,6 +535,7 @@ fn relaxed_body_hash(body: &[u8]) -> digest::Digest {
 /// Whether relaxed canonicalisation leaves the middle [`BLOCK`] bytes of
 /// `w` unchanged (`w[0]` is the byte before them, the last one the byte
 /// after): the same test as [`window_is_canonical`], written for SIMD.
+#[inline]
 fn block_is_canonical(w: &[u8; BLOCK + 2]) -> bool {
     // Computed for all bytes, then combined: the form that vectorises.
     let mut kept = [false; BLOCK];

@@ -68,6 +68,7 @@ pub(crate) fn at_most_space(w: u64) -> u64 {
 pub(crate) const BLOCK: usize = 32;
 
 /// `N` bytes from `at` as an array, or `None` past the end.
+#[inline]
 pub(crate) fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<&[u8; N]> {
     bytes.get(at..at.checked_add(N)?)?.try_into().ok()
 }
@@ -75,6 +76,7 @@ pub(crate) fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<&[u8; 
 /// Every byte of `block` is printable ASCII or space (0x20–0x7e), none is
 /// `=`: quoted-printable may copy the block as it is (if it fits the line
 /// and a final space is not at a line end).
+#[inline]
 pub(crate) fn qp_literal_block(block: &[u8; BLOCK]) -> bool {
     // Computed for all bytes, then combined: the form that vectorises.
     let mut literal = [false; BLOCK];
@@ -126,6 +128,26 @@ pub fn quoted_printable(input: &[u8], out: &mut Vec<u8>) {
             out.extend_from_slice(b"\r\n");
             col = 0;
             i += 2;
+            continue;
+        }
+        // Fastest path: a whole output line of plain bytes (the common case
+        // in long HTML lines), copied at once and ended with a soft break.
+        const FULL: usize = QP_LINE - 1;
+        if col == 0
+            && b != b'.'
+            && i + FULL < n
+            && array_at(input, i).is_some_and(qp_literal_block)
+            && array_at(input, i + BLOCK).is_some_and(qp_literal_block)
+            && array_at(input, i + FULL - BLOCK).is_some_and(qp_literal_block)
+            && (input[i + FULL - 1] != b' ' || !matches!(input[i + FULL], b'\r' | b'\n'))
+        {
+            out.extend_from_slice(&input[i..i + FULL]);
+            i += FULL;
+            if matches!(input[i], b'\r' | b'\n') {
+                col = FULL; // the hard break follows
+            } else {
+                out.extend_from_slice(b"=\r\n");
+            }
             continue;
         }
         // Fast path: copy a run of bytes that stand for themselves and fit

@@ -337,6 +337,7 @@ pub fn tidy(text: &str) -> String {
 /// spaces (the last byte of `w` is the one after them), which [`tidy`]
 /// copies as they are. Bytes below 0x20 that are not white space fail too;
 /// the byte-wise path decides those.
+#[inline]
 fn block_is_tidy(w: &[u8; BLOCK + 1]) -> bool {
     // Computed for all bytes, then combined: the form that vectorises.
     let mut plain = [false; BLOCK];
