@@ -317,6 +317,59 @@ async fn flags_are_set_once_and_listed_per_account(store: Arc<dyn Store>) {
     assert_eq!(store.reputation_flags(Some(a.account)).await.expect("flags").len(), 1);
 }
 
+async fn outcomes_are_recorded_per_recipient_for_the_lease_owner(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let w = world(store, "delta", 6).await;
+    let now = assent_store_now();
+    let c = store.get_campaign(w.account, w.campaign).await.expect("get").expect("campaign");
+    assert_eq!(store.claim_deliveries(&c, now, 100, 60_000, "w1").await.expect("claim").len(), 6);
+    let id = |i: usize| w.contacts[i].get();
+    let later = now + 3_600_000;
+    let outcomes = vec![
+        // Accepted replies differ per message (queue ids); each is kept.
+        (id(0), DeliveryOutcome::Sent { reply: "250 2.0.0 Ok: queued as A1".into() }),
+        (id(1), DeliveryOutcome::Sent { reply: "250 2.0.0 Ok: queued as B2".into() }),
+        (id(2), DeliveryOutcome::Deferred { next_at: later, reply: "451 4.7.1 try later".into() }),
+        (id(3), DeliveryOutcome::Bounced { reply: "550 5.1.1 unknown".into() }),
+        (id(4), DeliveryOutcome::Skipped { reason: "role address".into() }),
+    ];
+    // Another worker's outcomes touch nothing: it does not hold the lease.
+    store.finish_deliveries(w.campaign, &outcomes, "w2").await.expect("finish as w2");
+    let counts = store.delivery_counts(w.account, w.campaign).await.expect("counts");
+    assert_eq!((counts.queued, counts.sent), (6, 0));
+    store.finish_deliveries(w.campaign, &outcomes, "w1").await.expect("finish");
+    let counts = store.delivery_counts(w.account, w.campaign).await.expect("counts");
+    assert_eq!(
+        (counts.total, counts.queued, counts.sent, counts.deferred, counts.bounced, counts.skipped),
+        (6, 1, 2, 1, 1, 1)
+    );
+    for (i, expected) in [(0, "sent"), (2, "deferred"), (3, "bounced"), (5, "queued")] {
+        let found = store.find_delivery(w.campaign, w.contacts[i]).await.expect("find").map(|d| d.status);
+        assert_eq!(found.as_deref(), Some(expected), "recipient {i}");
+    }
+    // The leases of finished rows are gone: the queued one left over comes
+    // back after its lease, the deferred one only when it is due.
+    assert!(store.claim_deliveries(&c, now, 100, 60_000, "w3").await.expect("claim").is_empty());
+    let again = store.claim_deliveries(&c, now + 120_000, 100, 60_000, "w3").await.expect("claim");
+    assert_eq!(again.iter().map(|d| d.member.contact).collect::<Vec<_>>(), vec![id(5)]);
+    let due = store.claim_deliveries(&c, later + 1, 100, 60_000, "w4").await.expect("claim");
+    assert!(due.iter().any(|d| d.member.contact == id(2)), "the deferred recipient is due again");
+    // A thousand outcomes in one call (more than one statement's chunk).
+    let big = world(store, "epsilon", 1_100).await;
+    let c = store.get_campaign(big.account, big.campaign).await.expect("get").expect("campaign");
+    let claimed = store.claim_deliveries(&c, now, 2_000, 60_000, "w1").await.expect("claim");
+    assert_eq!(claimed.len(), 1_100);
+    let outcomes: Vec<_> = big
+        .contacts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.get(), DeliveryOutcome::Sent { reply: format!("250 2.0.0 Ok: queued as {i}") }))
+        .collect();
+    store.finish_deliveries(big.campaign, &outcomes, "w1").await.expect("finish many");
+    let counts = store.delivery_counts(big.account, big.campaign).await.expect("counts");
+    assert_eq!((counts.total, counts.sent, counts.queued), (1_100, 1_100, 0));
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -350,4 +403,5 @@ contract!(
     complaints_move_to_complained_and_counts_add_up,
     reports_stay_in_their_account,
     flags_are_set_once_and_listed_per_account,
+    outcomes_are_recorded_per_recipient_for_the_lease_owner,
 );

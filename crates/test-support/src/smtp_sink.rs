@@ -512,7 +512,7 @@ impl Session {
             let buf = std::mem::take(&mut self.rbuf);
             let mut pos = 0;
             let mut exit = None;
-            while let Some(i) = buf[pos..].iter().position(|&b| b == b'\n') {
+            while let Some(i) = memchr::memchr(b'\n', &buf[pos..]) {
                 let raw = &buf[pos..pos + i];
                 let line = raw.strip_suffix(b"\r").unwrap_or(raw);
                 pos += i + 1;
