@@ -84,6 +84,53 @@ pub fn owner_id() -> String {
     format!("{}-{}", std::process::id(), hex::encode(r))
 }
 
+/// Completes with the write of outcomes under way (a task of its own, so
+/// it holds no database lock unpolled while the send loop awaits something
+/// else); never, when there is none.
+async fn in_progress(recording: &mut Option<tokio::task::JoinHandle<assent_store::Result<()>>>) -> assent_store::Result<()> {
+    match recording {
+        Some(r) => match r.await {
+            Ok(written) => written,
+            // A panic in the write is a bug: surface it here, as if the
+            // write had run inline.
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(assent_store::StoreError::Interrupted(e.to_string())),
+            },
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes outcomes, retrying a few times: an outcome that is lost means a
+/// message sent twice. `writing` keeps lease renewals and outcome writes of
+/// one batch apart.
+async fn record(
+    store: Arc<dyn Store>,
+    campaign: i64,
+    mut outcomes: Vec<(i64, DeliveryOutcome)>,
+    owner: Arc<str>,
+    writing: Arc<tokio::sync::Mutex<()>>,
+) -> assent_store::Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    outcomes.sort_by_key(|(contact, _)| *contact);
+    let _turn = writing.lock().await;
+    let mut attempt = 0;
+    loop {
+        match store.finish_deliveries(campaign, &outcomes, &owner).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "recording delivery outcomes failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
@@ -260,7 +307,7 @@ impl Deliverer {
                 }
             })
         };
-        let result = self.send_leased(prepared, batch, owner, &held, &writing, shutdown).await;
+        let result = self.send_leased(prepared, batch, owner, &held, writing, shutdown).await;
         renewer.abort();
         result
     }
@@ -271,10 +318,11 @@ impl Deliverer {
         batch: Vec<Delivery>,
         owner: &str,
         held: &std::sync::Mutex<std::collections::HashSet<i64>>,
-        writing: &tokio::sync::Mutex<()>,
+        writing: Arc<tokio::sync::Mutex<()>>,
         shutdown: &watch::Receiver<bool>,
     ) -> assent_store::Result<()> {
         let campaign = prepared.campaign.id;
+        let owner_arc: Arc<str> = owner.into();
         // Render and sign on the blocking pool, one worker per core
         // (signing is the CPU cost of sending), streamed: the first
         // messages are on the wire while the rest are still being signed.
@@ -333,23 +381,42 @@ impl Deliverer {
                 }
             }
         };
+        // Outcomes are written by one recording at a time, in the
+        // background (group commit): whatever came in while a write ran goes
+        // in the next one, and sending goes on meanwhile.
+        let mut recording: Option<tokio::task::JoinHandle<assent_store::Result<()>>> = None;
+        let mut recording_len = 0usize;
         loop {
-            // At most `concurrency` messages are ever in flight or accepted
-            // but not yet recorded together: that is all a crash can make
-            // us send twice.
+            // At most `concurrency` messages are ever in flight, accepted
+            // but not yet recorded, or being recorded: that is all a crash
+            // can make us send twice.
             let open = !*shutdown.borrow();
-            while open && sends.len() + outcomes.len() < self.config.concurrency && !all_built {
+            let concurrency = self.config.concurrency;
+            let room = |sends: &JoinSet<_>, outcomes: &Vec<_>, recording_len: usize| {
+                sends.len() + outcomes.len() + recording_len < concurrency
+            };
+            while open && !all_built && room(&sends, &outcomes, recording_len) {
                 match built.try_recv() {
                     Ok(item) => start_send(&mut sends, &mut outcomes, item),
                     Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
                     Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => all_built = true,
                 }
             }
-            if sends.is_empty() {
-                // Nothing in flight: write what is pending, then wait for
-                // the next message (or stop, when everything is done).
-                self.record(campaign, &mut outcomes, owner, writing).await?;
-                if all_built || *shutdown.borrow() {
+            if recording.is_none() && !outcomes.is_empty() {
+                let taken = std::mem::take(&mut outcomes);
+                recording_len = taken.len();
+                recording = Some(tokio::spawn(record(
+                    self.store.clone(),
+                    campaign,
+                    taken,
+                    owner_arc.clone(),
+                    writing.clone(),
+                )));
+            }
+            if sends.is_empty() && recording.is_none() {
+                // Nothing in flight or unrecorded: wait for the next message
+                // (or stop, when everything is done).
+                if all_built || !open {
                     break;
                 }
                 match built.recv().await {
@@ -358,69 +425,35 @@ impl Deliverer {
                 }
                 continue;
             }
-            let can_take = open && !all_built && sends.len() + outcomes.len() < self.config.concurrency;
-            let done = tokio::select! {
-                done = sends.join_next() => done,
-                item = built.recv(), if can_take => {
-                    match item {
-                        Some(item) => start_send(&mut sends, &mut outcomes, item),
-                        None => all_built = true,
+            let can_take = open && !all_built && room(&sends, &outcomes, recording_len);
+            tokio::select! {
+                done = sends.join_next(), if !sends.is_empty() => {
+                    let Some(Ok((d, result))) = done else { continue };
+                    let outcome = self.outcome(&prepared.campaign, &d, result).await;
+                    if let Ok(mut h) = held.lock() {
+                        h.remove(&d.member.contact);
                     }
-                    continue;
+                    outcomes.push((d.member.contact, outcome));
                 }
-            };
-            let Some(done) = done else { continue };
-            let Ok((d, result)) = done else { continue };
-            let outcome = self.outcome(&prepared.campaign, &d, result).await;
-            if let Ok(mut h) = held.lock() {
-                h.remove(&d.member.contact);
-            }
-            outcomes.push((d.member.contact, outcome));
-            // Record often: what is accepted but not yet recorded would be
-            // sent again after a crash.
-            if outcomes.len() >= (self.config.concurrency / 2).max(1) || sends.is_empty() {
-                self.record(campaign, &mut outcomes, owner, writing).await?;
+                written = in_progress(&mut recording) => {
+                    recording = None;
+                    recording_len = 0;
+                    written?;
+                }
+                item = built.recv(), if can_take => match item {
+                    Some(item) => start_send(&mut sends, &mut outcomes, item),
+                    None => all_built = true,
+                },
             }
         }
         // Builders still working stop at their next message.
         drop(built);
-        self.record(campaign, &mut outcomes, owner, writing).await?;
+        record(self.store.clone(), campaign, std::mem::take(&mut outcomes), owner_arc, writing).await?;
         if *shutdown.borrow() {
             // Leave the rest for the next start (or another worker).
             self.store.release_deliveries(campaign, owner).await?;
         }
         Ok(())
-    }
-
-    /// Writes outcomes, retrying a few times: an outcome that is lost
-    /// means a message sent twice.
-    async fn record(
-        &self,
-        campaign: i64,
-        outcomes: &mut Vec<(i64, DeliveryOutcome)>,
-        owner: &str,
-        writing: &tokio::sync::Mutex<()>,
-    ) -> assent_store::Result<()> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        outcomes.sort_by_key(|(contact, _)| *contact);
-        let _turn = writing.lock().await;
-        let mut attempt = 0;
-        loop {
-            match self.store.finish_deliveries(campaign, outcomes, owner).await {
-                Ok(()) => {
-                    outcomes.clear();
-                    return Ok(());
-                }
-                Err(e) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "recording delivery outcomes failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     async fn outcome(&self, c: &Campaign, d: &Delivery, result: Result<(), TransportError>) -> DeliveryOutcome {

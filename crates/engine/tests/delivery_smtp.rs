@@ -37,7 +37,9 @@ async fn fault_matrix_ends_in_the_right_states() {
     let fast_retries = DeliveryConfig {
         retry_base: Duration::from_millis(50),
         retry_max_delay: Duration::from_millis(200),
-        retry_max_age: Duration::from_secs(3),
+        // An idle worker looks for due retries every 2 s: "later" needs
+        // three attempts (≈ 4 s) before the retry period ends.
+        retry_max_age: Duration::from_secs(8),
         ..DeliveryConfig::default()
     };
     let app = app_with_sink(&sink, fast_retries).await;

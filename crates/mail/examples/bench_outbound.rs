@@ -9,7 +9,7 @@
 //! ratio of the full RSA+Ed25519 rate to the raw RSA rate (target ≥ 90 %:
 //! RSA signing should be the only real cost). `BENCH_SECS` sets the seconds
 //! per measurement (default 3), `BENCH_THREADS` the thread count (default:
-//! available cores). For profiling, `BENCH_ONLY=ed|both|rsa` measures only
+//! available cores). For profiling, `BENCH_WORKLOAD=ed|both|rsa` measures only
 //! the Ed25519-only pipeline, the RSA+Ed25519 one or raw RSA signing.
 
 use std::hint::black_box;
@@ -293,7 +293,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [&raw_rsa_work, &full_both_work, &raw_ed_work, &full_ed_work, &full_text_work];
     // `BENCH_ONLY=ed` runs only the Ed25519-only pipeline, to profile what
     // besides RSA a message costs.
-    if let Ok(only) = std::env::var("BENCH_ONLY") {
+    if let Ok(only) = std::env::var("BENCH_WORKLOAD") {
         let (label, work): (&str, &(dyn Fn(usize, u64) + Sync)) = match only.as_str() {
             "ed" => ("full pipeline, Ed25519 only", &full_ed_work),
             "both" => ("full pipeline, RSA-2048 + Ed25519", &full_both_work),

@@ -12,6 +12,9 @@ pub enum StoreError {
     Corrupt { column: &'static str, detail: String },
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The task doing the work was stopped (the process is shutting down).
+    #[error("database work interrupted: {0}; it is redone on the next start")]
+    Interrupted(String),
     #[error("migration {version} failed: {source}")]
     Migration {
         version: i64,
