@@ -44,9 +44,9 @@ run() {
     http=$(port)
     rm -f "$WORK/bench.db"*
     ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_LOG="${BENCH_LOG:-warn}" ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
-    ASSENT_IMPORT_DIR="$WORK/imports" ASSENT_DKIM_SIGN="$dkim" ASSENT_SEND_CONCURRENCY=32 \
+    ASSENT_IMPORT_DIR="$WORK/imports" ASSENT_DKIM_SIGN="$dkim" ASSENT_SEND_CONCURRENCY="${BENCH_POOL:-32}" \
         "$T/assent" serve --http "127.0.0.1:$http" --public-url https://news.bench.example \
-        --relay "smtp://127.0.0.1:$SINK_PORT?tls=none&max_connections=32&max_messages=100000" > "$WORK/serve.log" 2>&1 &
+        --relay "smtp://127.0.0.1:$SINK_PORT?tls=none&max_connections=${BENCH_POOL:-32}&max_messages=100000" > "$WORK/serve.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done

@@ -87,7 +87,9 @@ pub fn owner_id() -> String {
 /// Completes with the write of outcomes under way (a task of its own, so
 /// it holds no database lock unpolled while the send loop awaits something
 /// else); never, when there is none.
-async fn in_progress(recording: &mut Option<tokio::task::JoinHandle<assent_store::Result<()>>>) -> assent_store::Result<()> {
+async fn in_progress(
+    recording: &mut Option<tokio::task::JoinHandle<assent_store::Result<()>>>,
+) -> assent_store::Result<()> {
     match recording {
         Some(r) => match r.await {
             Ok(written) => written,
@@ -405,13 +407,8 @@ impl Deliverer {
             if recording.is_none() && !outcomes.is_empty() {
                 let taken = std::mem::take(&mut outcomes);
                 recording_len = taken.len();
-                recording = Some(tokio::spawn(record(
-                    self.store.clone(),
-                    campaign,
-                    taken,
-                    owner_arc.clone(),
-                    writing.clone(),
-                )));
+                recording =
+                    Some(tokio::spawn(record(self.store.clone(), campaign, taken, owner_arc.clone(), writing.clone())));
             }
             if sends.is_empty() && recording.is_none() {
                 // Nothing in flight or unrecorded: wait for the next message

@@ -147,19 +147,12 @@ impl Pool {
         let mut expired = Vec::new();
         let found = {
             let mut idle = lock(&self.inner.idle);
-            let mut found = None;
-            while let Some(entry) = idle.pop() {
-                if entry.since.elapsed() < limit {
-                    found = Some(entry.conn);
-                    break;
-                }
-                expired.push(entry.conn);
-            }
-            // Older entries sit below; drop the expired ones among them too.
-            let (keep, old): (Vec<_>, Vec<_>) = idle.drain(..).partition(|e| e.since.elapsed() < limit);
-            *idle = keep;
-            expired.extend(old.into_iter().map(|e| e.conn));
-            found
+            // Entries are pushed in the order they come back (`since` is
+            // taken under the lock), so the expired ones are a prefix: no
+            // pass over the whole list per send.
+            let fresh = idle.partition_point(|e| e.since.elapsed() >= limit);
+            expired.extend(idle.drain(..fresh).map(|e| e.conn));
+            idle.pop().map(|e| e.conn)
         };
         for conn in expired {
             tokio::spawn(conn.quit());
@@ -175,7 +168,9 @@ impl Pool {
             conn.quit().await;
             return;
         }
-        lock(&self.inner.idle).push(Idle { conn, since: Instant::now() });
+        // `since` is read with the lock held, which keeps the list in order.
+        let mut idle = lock(&self.inner.idle);
+        idle.push(Idle { conn, since: Instant::now() });
     }
 
     /// Counters for monitoring and tests.
