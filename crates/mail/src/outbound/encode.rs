@@ -86,6 +86,19 @@ pub(crate) fn qp_literal_block(block: &[u8; BLOCK]) -> bool {
     literal.iter().all(|&l| l)
 }
 
+/// Bit `k` set when `block[k]` may stand for itself in quoted-printable
+/// (the test of [`qp_literal_block`], as a mask): the run of literal bytes
+/// at the start of the block is its count of trailing ones.
+#[inline]
+pub(crate) fn qp_literal_mask(block: &[u8; BLOCK]) -> u32 {
+    let mut mask = 0u32;
+    for (k, &c) in block.iter().enumerate() {
+        let literal = (c.wrapping_sub(0x20) <= 0x5e) & (c != b'=');
+        mask |= u32::from(literal) << k;
+    }
+    mask
+}
+
 /// Eight bytes from `at`, little-endian (a SWAR word).
 pub(crate) fn load_u64(bytes: &[u8], at: usize) -> u64 {
     let mut word = [0u8; 8];
@@ -157,14 +170,20 @@ pub fn quoted_printable(input: &[u8], out: &mut Vec<u8>) {
         if room > 0 && QP_CLASS[usize::from(b)] == Qp::Literal && (b != b'.' || col != 0) {
             let limit = (i + room).min(n);
             let mut end = i + 1;
-            // A block, then eight at a time, while the bytes are plain and a
-            // final space is not at the end of a line.
-            while end + BLOCK <= limit
-                && end + BLOCK < n
-                && array_at(input, end).is_some_and(qp_literal_block)
-                && (input[end + BLOCK - 1] != b' ' || !matches!(input[end + BLOCK], b'\r' | b'\n'))
-            {
-                end += BLOCK;
+            // Blocks while they are all literal, then the literal start of
+            // the next one (HTML has an `=` in every attribute, so runs
+            // often end inside a block).
+            while end < limit {
+                let Some(block) = array_at(input, end) else { break };
+                let run = qp_literal_mask(block).trailing_ones() as usize;
+                end = (end + run).min(limit);
+                if run < BLOCK {
+                    break;
+                }
+            }
+            // A space the run ended on must not end a line (or the text).
+            if end > i + 1 && input[end - 1] == b' ' && matches!(input.get(end), None | Some(b'\r' | b'\n')) {
+                end -= 1;
             }
             while end + 8 <= limit
                 && end + 8 < n
@@ -555,6 +574,8 @@ mod tests {
                 block[at] = b;
                 let literal = (0x20..=0x7e).contains(&b) && b != b'=';
                 assert_eq!(qp_literal_block(&block), literal, "byte {b:#x} at {at}");
+                let run = qp_literal_mask(&block).trailing_ones() as usize;
+                assert_eq!(run, if literal { BLOCK } else { at }, "byte {b:#x} at {at}");
             }
         }
     }
