@@ -423,54 +423,43 @@ macro_rules! impl_campaigns {
                         return Ok(());
                     }
                     let now = now_ms();
-                    let rows: Vec<(i64, &str, String, i64, Option<i64>)> = outcomes
-                        .iter()
-                        .map(|(contact, outcome)| {
-                            let (status, reply, next_at, sent_at): (&str, &str, i64, Option<i64>) = match outcome {
-                                DeliveryOutcome::Sent { reply } => ("sent", reply, 0, Some(now)),
-                                DeliveryOutcome::Deferred { next_at, reply } => ("deferred", reply, *next_at, None),
-                                DeliveryOutcome::Bounced { reply } => ("bounced", reply, 0, None),
-                                DeliveryOutcome::Failed { reply } => ("failed", reply, 0, None),
-                                DeliveryOutcome::Skipped { reason } => ("skipped", reason, 0, None),
-                            };
-                            (*contact, status, reply.chars().take(500).collect(), next_at, sent_at)
-                        })
-                        .collect();
-                    // One statement per chunk, each row with its own values:
-                    // accepted replies carry the server's queue id, so they
-                    // differ per message (grouping by reply gave one UPDATE
-                    // per recipient). CAST types the parameters for
-                    // PostgreSQL and is harmless in SQLite.
+                    // Outcomes mostly repeat (`sent`/`accepted`): one UPDATE per
+                    // distinct outcome, not one per recipient. (An UPDATE … FROM
+                    // (VALUES …) with each row's own values was tried: SQLite
+                    // then planned a walk over the campaign's deliveries per
+                    // statement once the list had a few dozen rows.)
+                    let mut groups: Vec<((&str, String, i64, Option<i64>), Vec<i64>)> = Vec::new();
+                    for (contact, outcome) in outcomes {
+                        let (status, reply, next_at, sent_at): (&str, &str, i64, Option<i64>) = match outcome {
+                            DeliveryOutcome::Sent { reply } => ("sent", reply, 0, Some(now)),
+                            DeliveryOutcome::Deferred { next_at, reply } => ("deferred", reply, *next_at, None),
+                            DeliveryOutcome::Bounced { reply } => ("bounced", reply, 0, None),
+                            DeliveryOutcome::Failed { reply } => ("failed", reply, 0, None),
+                            DeliveryOutcome::Skipped { reason } => ("skipped", reason, 0, None),
+                        };
+                        let key = (status, reply.chars().take(500).collect::<String>(), next_at, sent_at);
+                        match groups.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, ids)) => ids.push(*contact),
+                            None => groups.push((key, vec![*contact])),
+                        }
+                    }
                     let positional = <$ty>::POSITIONAL_PARAMS;
                     let mut tx = self.begin_write().await?;
-                    for chunk in rows.chunks(crate::repo_imports::CHUNK) {
-                        let mut n = 0;
-                        let mut p = || {
-                            n += 1;
-                            crate::repo_imports::param(positional, n)
-                        };
-                        let mut values = String::with_capacity(chunk.len() * 120);
-                        for i in 0..chunk.len() {
-                            if i > 0 {
-                                values.push(',');
-                            }
-                            values.push_str(&format!(
-                                "(CAST({} AS BIGINT), CAST({} AS TEXT), CAST({} AS TEXT), CAST({} AS BIGINT), CAST({} AS BIGINT))",
-                                p(), p(), p(), p(), p()
+                    for ((status, reply, next_at, sent_at), ids) in &groups {
+                        for chunk in ids.chunks(crate::repo_imports::CHUNK) {
+                            let p = |n| crate::repo_imports::param(positional, n);
+                            let sql = sqlx::AssertSqlSafe(format!(
+                                "UPDATE deliveries SET status = {}, last_reply = {}, next_attempt_at = {}, sent_at = {}, lease_until = 0
+                                 WHERE campaign_id = {} AND lease_owner = {} AND contact_id IN ({})",
+                                p(1), p(2), p(3), p(4), p(5), p(6),
+                                crate::repo_imports::list(positional, 7, chunk.len()),
                             ));
+                            let mut q = sqlx::query(sql).bind(*status).bind(reply).bind(*next_at).bind(*sent_at).bind(campaign).bind(owner);
+                            for id in chunk {
+                                q = q.bind(id);
+                            }
+                            q.execute(&mut *tx).await?;
                         }
-                        let sql = sqlx::AssertSqlSafe(format!(
-                            "UPDATE deliveries SET status = v.column2, last_reply = v.column3, next_attempt_at = v.column4,
-                                    sent_at = v.column5, lease_until = 0
-                             FROM (VALUES {values}) AS v
-                             WHERE deliveries.campaign_id = {} AND deliveries.lease_owner = {} AND deliveries.contact_id = v.column1",
-                            p(), p(),
-                        ));
-                        let mut q = sqlx::query(sql);
-                        for (contact, status, reply, next_at, sent_at) in chunk {
-                            q = q.bind(*contact).bind(*status).bind(reply.as_str()).bind(*next_at).bind(*sent_at);
-                        }
-                        q.bind(campaign).bind(owner).execute(&mut *tx).await?;
                     }
                     tx.commit().await?;
                     Ok(())
