@@ -291,8 +291,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let workloads: [&(dyn Fn(usize, u64) + Sync); 5] =
         [&raw_rsa_work, &full_both_work, &raw_ed_work, &full_ed_work, &full_text_work];
-    // `BENCH_ONLY=ed` runs only the Ed25519-only pipeline, to profile what
-    // besides RSA a message costs.
+    // `BENCH_WORKLOAD=ed|both|rsa` runs only that workload, to profile it
+    // (`ed`: what besides RSA a message costs).
     if let Ok(only) = std::env::var("BENCH_WORKLOAD") {
         let (label, work): (&str, &(dyn Fn(usize, u64) + Sync)) = match only.as_str() {
             "ed" => ("full pipeline, Ed25519 only", &full_ed_work),

@@ -485,6 +485,18 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Test inputs: up to `max` of `pieces`, concatenated. Lets a property
+/// test put the bytes that matter (white space, line ends, escapes) at every
+/// offset of long plain runs.
+#[cfg(test)]
+pub(crate) fn concatenations(
+    pieces: &'static [&'static str],
+    max: usize,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::strategy::Strategy;
+    proptest::collection::vec(proptest::sample::select(pieces), 0..max).prop_map(|parts| parts.concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,18 +597,11 @@ mod tests {
         // meets line ends, soft breaks and escapes at every offset.
         #[test]
         fn qp_round_trips_text_with_long_plain_runs(
-            parts in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::prelude::Just("0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
-                    proptest::prelude::Just("a b"), proptest::prelude::Just(" "), proptest::prelude::Just("  "),
-                    proptest::prelude::Just("\t"), proptest::prelude::Just("\n"), proptest::prelude::Just("\r\n"),
-                    proptest::prelude::Just("="), proptest::prelude::Just("."), proptest::prelude::Just("ü"),
-                    proptest::prelude::Just("x"),
-                ],
-                0..60,
-            )
+            s in concatenations(&[
+                "0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                "a b", " ", "  ", "\t", "\n", "\r\n", "=", ".", "ü", "x",
+            ], 60)
         ) {
-            let s = parts.concat();
             let encoded = qp(&s);
             for line in encoded.split("\r\n") {
                 proptest::prop_assert!(line.len() <= 76);

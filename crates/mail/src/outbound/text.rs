@@ -616,18 +616,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn tidy_matches_the_reference(
-            parts in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::prelude::Just("Lorem ipsum dolor sit amet, consectetur adipiscing elit"),
-                    proptest::prelude::Just(" "), proptest::prelude::Just("  "), proptest::prelude::Just("\t"),
-                    proptest::prelude::Just("\n"), proptest::prelude::Just("\r\n"), proptest::prelude::Just("\x0b"),
-                    proptest::prelude::Just("\x0c"), proptest::prelude::Just("\x01"), proptest::prelude::Just("ü"),
-                    proptest::prelude::Just("x"),
-                ],
-                0..60,
-            )
+            text in super::super::encode::concatenations(&[
+                "Lorem ipsum dolor sit amet, consectetur adipiscing elit",
+                " ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x01", "ü", "x",
+            ], 60)
         ) {
-            let text = parts.concat();
             proptest::prop_assert_eq!(tidy(&text), tidy_reference(&text));
         }
     }
