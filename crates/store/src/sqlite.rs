@@ -21,6 +21,10 @@ impl SqliteStore {
     /// locks rows; SQLite has one writer at a time, so nothing is needed.
     pub(crate) const SKIP_LOCKED: &str = "";
 
+    /// Whether one writer at a time holds the database (a write
+    /// transaction sees every insert: ids handed out meanwhile are its own).
+    pub(crate) const SINGLE_WRITER: bool = true;
+
     /// See `repo_imports::param`.
     pub(crate) const POSITIONAL_PARAMS: bool = true;
 

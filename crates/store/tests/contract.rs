@@ -586,6 +586,106 @@ async fn import_batches_apply_once_and_rejection_removes_new_contacts(store: Arc
     assert_eq!(store.list_contacts(a, None, 10_000).await.expect("contacts").len(), 1);
 }
 
+/// New, existing and repeated addresses count the same however a backend
+/// writes a batch (SQLite takes a shorter way for distinct addresses with
+/// the file's consent).
+async fn import_batches_count_new_existing_and_repeated_rows_alike(store: Arc<dyn Store>) {
+    let (a, _) = two_accounts(store.as_ref()).await;
+    let list = store.create_list(a, "Customers", "").await.expect("list");
+    let (member, _) =
+        store.upsert_contact(a, &addr("member@example.org"), &serde_json::Map::new()).await.expect("contact");
+    let put = |contact| PutSubscription {
+        contact,
+        list: list.id,
+        expected: None,
+        status: SubscriptionStatus::Confirmed,
+        origin: "contract".into(),
+        evidence: json!({}),
+    };
+    store.put_subscription(a, &put(member.id)).await.expect("sub");
+    let (outsider, _) =
+        store.upsert_contact(a, &addr("outsider@example.org"), &serde_json::Map::new()).await.expect("contact");
+    let new = NewImport {
+        list_id: list.id,
+        review: "not_required",
+        review_reason: None,
+        origin: Some("offline_form".into()),
+        evidence: json!({"document_ref": "d"}),
+        options: json!({}),
+        file_path: "/nonexistent.csv".into(),
+        file_name: "x.csv".into(),
+        file_size: 100,
+        created_by: "test".into(),
+        ip: None,
+    };
+    let import = store.create_import(a, &new).await.expect("import");
+    let row = |line: i64, email: &str, attrs: &str| {
+        let e = addr(email);
+        ImportRow {
+            line,
+            email: e.as_str().into(),
+            email_norm: e.normalized(),
+            hash: SuppressionHash::of(&e).as_str().into(),
+            attributes: attrs.into(),
+            origin: "offline_form".into(),
+            evidence: json!({}),
+        }
+    };
+    // Distinct addresses: three new, one already a member, one a contact
+    // without this list.
+    let first = ImportBatch {
+        rows: vec![
+            row(2, "n1@example.org", "{}"),
+            row(3, "member@example.org", r#"{"city":"Bonn"}"#),
+            row(4, "n2@example.org", "{}"),
+            row(5, "outsider@example.org", "{}"),
+            row(6, "n3@example.org", r#"{"n":"3"}"#),
+        ],
+        rejections: vec![],
+        byte_offset: 100,
+        line: 7,
+    };
+    let counts = store.apply_import_batch(&import, &first).await.expect("apply");
+    assert_eq!((counts.imported, counts.merged, counts.rejected), (4, 1, 0));
+    // An address twice, and one the previous batch brought.
+    let import = store.get_import(a, import.id).await.expect("get").expect("exists");
+    let second = ImportBatch {
+        rows: vec![
+            row(7, "twice@example.org", r#"{"n":"1"}"#),
+            row(8, "n1@example.org", "{}"),
+            row(9, "twice@example.org", r#"{"city":"Ulm"}"#),
+        ],
+        rejections: vec![],
+        byte_offset: 200,
+        line: 10,
+    };
+    let counts = store.apply_import_batch(&import, &second).await.expect("apply");
+    assert_eq!((counts.imported, counts.merged, counts.rejected), (1, 2, 0));
+    let done = store.get_import(a, import.id).await.expect("get").expect("exists");
+    assert_eq!((done.rows_done, done.imported, done.merged, done.rejected), (8, 5, 3, 0));
+    for email in ["n1@example.org", "n2@example.org", "n3@example.org", "outsider@example.org", "twice@example.org"] {
+        let c = store.find_contact(a, &addr(email)).await.expect("find").expect("a contact per address");
+        let subs = store.subscriptions(a, c.id).await.expect("subs");
+        assert_eq!(subs.len(), 1, "{email}");
+        assert_eq!(
+            (subs[0].status, subs[0].origin.as_str()),
+            (SubscriptionStatus::Confirmed, "offline_form"),
+            "{email}"
+        );
+    }
+    assert_eq!(
+        store.subscriptions(a, member.id).await.expect("subs")[0].origin,
+        "contract",
+        "members keep their consent"
+    );
+    let member = store.get_contact(a, member.id).await.expect("get").expect("exists");
+    assert_eq!(member.attributes.get("city"), Some(&json!("Bonn")));
+    let n3 = store.find_contact(a, &addr("n3@example.org")).await.expect("find").expect("exists");
+    assert_eq!(n3.attributes.get("n"), Some(&json!("3")));
+    assert_eq!(store.get_contact(a, outsider.id).await.expect("get").expect("exists").id, outsider.id);
+    assert_eq!(store.list_contacts(a, None, 100).await.expect("contacts").len(), 6);
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -617,6 +717,7 @@ macro_rules! contract {
 
 contract!(
     migrate_is_idempotent,
+    import_batches_count_new_existing_and_repeated_rows_alike,
     account_lifecycle_is_compare_and_set,
     audit_and_imprint_round_trip,
     tokens_are_found_by_hash_and_revoked_per_account,
