@@ -601,9 +601,11 @@ macro_rules! impl_imports {
                 }
                 let Some(first) = rows.first() else { return Ok((before, 0, rest)) };
                 let category = import.origin.as_deref().and_then(|o| category_of(o, &import.evidence));
+                // `+account_id`: a range of ids, not a walk through the
+                // account's address index (which SQLite would pick otherwise).
                 let made = sqlx::query(
                     "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, import_id, category)
-                     SELECT account_id, id, $1, 'confirmed', $2, $3, $4, $4, $5, $6 FROM contacts WHERE id > $7 AND account_id = $8
+                     SELECT account_id, id, $1, 'confirmed', $2, $3, $4, $4, $5, $6 FROM contacts WHERE id > $7 AND +account_id = $8
                      ON CONFLICT (contact_id, list_id) DO NOTHING",
                 )
                 .bind(import.list_id.get())
