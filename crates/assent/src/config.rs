@@ -60,6 +60,9 @@ pub struct Config {
     pub import_review_rows: i64,
     /// Imports with a larger share of invalid, role and disposable addresses need review.
     pub import_review_risky_ratio: f64,
+    /// Rows an import writes per transaction (memory holds about three
+    /// batches; larger ones write each index page fewer times).
+    pub import_batch_rows: usize,
     /// File holding the master key (64 hex characters) that seals DKIM keys
     /// at rest; created on first start when missing. Back it up.
     pub master_key_file: String,
@@ -142,6 +145,7 @@ const KEYS: &[&str] = &[
     "import_review_bytes",
     "import_review_rows",
     "import_review_risky_ratio",
+    "import_batch_rows",
     "master_key_file",
     "master_key",
     "spf_mechanism",
@@ -211,6 +215,7 @@ impl Default for Config {
             import_review_bytes: 50 * 1024 * 1024,
             import_review_rows: 250_000,
             import_review_risky_ratio: 0.05,
+            import_batch_rows: assent_engine::import::ImportConfig::default().batch_rows,
             master_key_file: "assent.key".into(),
             master_key: None,
             spf_mechanism: "a:mail.assent.invalid".into(),
@@ -281,6 +286,7 @@ impl Config {
             review_bytes: self.import_review_bytes,
             review_rows: self.import_review_rows,
             review_risky_ratio: self.import_review_risky_ratio,
+            batch_rows: self.import_batch_rows.max(1),
             spool_dir: Some(std::path::PathBuf::from(&self.import_dir)),
             ..assent_engine::import::ImportConfig::default()
         }

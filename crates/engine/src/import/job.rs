@@ -26,7 +26,9 @@ pub struct ImportConfig {
     /// Imports whose share of invalid, role and disposable addresses
     /// exceeds this need review.
     pub review_risky_ratio: f64,
-    /// Rows per transaction.
+    /// Rows per transaction. On SQLite 20,000 measured the same as 5,000
+    /// (about 67k rows/s either way) with more memory; 50,000 was slower
+    /// (65k) at a peak RSS of 180 MB instead of 120.
     pub batch_rows: usize,
     /// Where uploads are spooled; files there are deleted once their
     /// import is done (files given on the command line are left alone).
