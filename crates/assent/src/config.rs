@@ -288,7 +288,6 @@ impl Config {
             review_risky_ratio: self.import_review_risky_ratio,
             batch_rows: self.import_batch_rows.max(1),
             spool_dir: Some(std::path::PathBuf::from(&self.import_dir)),
-            ..assent_engine::import::ImportConfig::default()
         }
     }
 
