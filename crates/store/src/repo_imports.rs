@@ -234,13 +234,13 @@ macro_rules! impl_imports {
                     let mut counts = BatchCounts::default();
                     // 2. New contacts; existing ones are found and merged.
                     //
-                    // With a single writer, a batch of distinct addresses that
-                    // share their consent takes a shorter way: contacts go in
-                    // without returning their ids and their subscriptions follow
-                    // in one statement. Only rows that met an existing contact
-                    // continue below, which then skips the ones created here.
+                    // A batch of distinct addresses that share their consent
+                    // takes a shorter way: new contacts and their subscriptions
+                    // are written together (see `insert_new_contacts`). Only rows
+                    // that met an existing contact continue below, which then
+                    // skips contacts created here.
                     let mut created_above: Option<i64> = None;
-                    let rows = if <$ty>::SINGLE_WRITER && shares_consent(&rows) {
+                    let rows = if shares_consent(&rows) {
                         let (before, imported, rest) = insert_new_contacts(&mut tx, import, &rows, now).await?;
                         counts.imported += imported;
                         created_above = Some(before);
@@ -561,11 +561,11 @@ macro_rules! impl_imports {
                 })
             }
 
-            /// The single-writer way of step 2 (see there): inserts the
-            /// contacts that are new, then confirmed subscriptions for all
-            /// of them. Returns the highest contact id before (every id
-            /// above it was created here), the subscriptions made and the
-            /// rows of statements where an address already existed.
+            /// The shorter way of step 2 (see there): inserts the contacts
+            /// that are new with confirmed subscriptions for them. Returns
+            /// the contact id above which every contact was created here, the
+            /// subscriptions made and the rows whose address already existed
+            /// (or, on SQLite, all rows of statements where one did).
             async fn insert_new_contacts<'r>(
                 tx: &mut sqlx::Transaction<'static, <$ty as crate::repo::HasDb>::Db>,
                 import: &Import,
@@ -573,17 +573,50 @@ macro_rules! impl_imports {
                 now: i64,
             ) -> Result<(i64, i64, Vec<&'r ImportRow>)> {
                 let account = import.account_id.get();
-                // The write lock is held: nobody else adds contacts meanwhile,
-                // and ids only grow.
-                let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts").fetch_one(&mut **tx).await?;
+                let Some(first) = rows.first() else { return Ok((i64::MAX, 0, Vec::new())) };
+                let category = import
+                    .origin
+                    .as_deref()
+                    .and_then(|o| category_of(o, &import.evidence))
+                    .or_else(|| category_of(&first.origin, &first.evidence));
+                let evidence = serde_json::json!({"import": import.id}).to_string();
+                // With one writer, ids tell what was created: the write lock
+                // is held, nobody else adds contacts meanwhile, and ids only
+                // grow. Otherwise each statement returns what it created.
+                let before: i64 = if <$ty>::SINGLE_WRITER {
+                    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts").fetch_one(&mut **tx).await?
+                } else {
+                    i64::MAX
+                };
                 let mut rest = Vec::new();
+                let mut made = 0;
                 for chunk in rows.chunks(CHUNK) {
-                    let sql = sqlx::AssertSqlSafe(format!(
+                    let contacts = format!(
                         "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id, address_hash)
                          VALUES {} ON CONFLICT (account_id, email_norm) DO NOTHING",
                         values(P, 1, chunk.len(), 8)
-                    ));
-                    let mut q = sqlx::query(sql);
+                    );
+                    let n = chunk.len() * 8;
+                    let sql = if <$ty>::SINGLE_WRITER {
+                        contacts
+                    } else {
+                        format!(
+                            "WITH new AS ({contacts} RETURNING id, account_id, email_norm),
+                                  subs AS (INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence,
+                                               created_at, updated_at, import_id, category)
+                                           SELECT account_id, id, {}, 'confirmed', {}, {}, {}, {}, {}, {} FROM new
+                                           ON CONFLICT (contact_id, list_id) DO NOTHING)
+                             SELECT email_norm FROM new",
+                            param(P, n + 1),
+                            param(P, n + 2),
+                            param(P, n + 3),
+                            param(P, n + 4),
+                            param(P, n + 5),
+                            param(P, n + 6),
+                            param(P, n + 7),
+                        )
+                    };
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for r in chunk {
                         q = q
                             .bind(account)
@@ -595,31 +628,39 @@ macro_rules! impl_imports {
                             .bind(import.id)
                             .bind(&r.hash);
                     }
-                    if (q.execute(&mut **tx).await?.rows_affected() as usize) < chunk.len() {
-                        rest.extend_from_slice(chunk);
+                    if <$ty>::SINGLE_WRITER {
+                        if (q.execute(&mut **tx).await?.rows_affected() as usize) < chunk.len() {
+                            rest.extend_from_slice(chunk);
+                        }
+                    } else {
+                        q = q.bind(import.list_id.get()).bind(&first.origin).bind(&evidence).bind(now).bind(now).bind(import.id).bind(&category);
+                        let created: HashSet<String> =
+                            q.fetch_all(&mut **tx).await?.iter().map(|row| row.try_get("email_norm")).collect::<Result<_, _>>()?;
+                        made += created.len() as i64;
+                        rest.extend(chunk.iter().filter(|r| !created.contains(&r.email_norm)));
                     }
                 }
-                let Some(first) = rows.first() else { return Ok((before, 0, rest)) };
-                let category = import.origin.as_deref().and_then(|o| category_of(o, &import.evidence));
-                // `+account_id`: a range of ids, not a walk through the
-                // account's address index (which SQLite would pick otherwise).
-                let made = sqlx::query(
-                    "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, import_id, category)
-                     SELECT account_id, id, $1, 'confirmed', $2, $3, $4, $4, $5, $6 FROM contacts WHERE id > $7 AND +account_id = $8
-                     ON CONFLICT (contact_id, list_id) DO NOTHING",
-                )
-                .bind(import.list_id.get())
-                .bind(&first.origin)
-                .bind(serde_json::json!({"import": import.id}).to_string())
-                .bind(now)
-                .bind(import.id)
-                .bind(category.or_else(|| category_of(&first.origin, &first.evidence)))
-                .bind(before)
-                .bind(account)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-                Ok((before, made as i64, rest))
+                if <$ty>::SINGLE_WRITER {
+                    // `+account_id`: a range of ids, not a walk through the
+                    // account's address index (which SQLite would pick otherwise).
+                    made = sqlx::query(
+                        "INSERT INTO subscriptions (account_id, contact_id, list_id, status, origin, evidence, created_at, updated_at, import_id, category)
+                         SELECT account_id, id, $1, 'confirmed', $2, $3, $4, $4, $5, $6 FROM contacts WHERE id > $7 AND +account_id = $8
+                         ON CONFLICT (contact_id, list_id) DO NOTHING",
+                    )
+                    .bind(import.list_id.get())
+                    .bind(&first.origin)
+                    .bind(&evidence)
+                    .bind(now)
+                    .bind(import.id)
+                    .bind(&category)
+                    .bind(before)
+                    .bind(account)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected() as i64;
+                }
+                Ok((before, made, rest))
             }
 
             /// Row evidence plus a pointer to the import that holds the
