@@ -239,35 +239,18 @@ macro_rules! impl_imports {
                     // are written together (see `insert_new_contacts`). Only rows
                     // that met an existing contact continue below, which then
                     // skips contacts created here.
-                    let mut created_above: Option<i64> = None;
-                    let rows = if shares_consent(&rows) {
+                    let (rows, created_above) = if shares_consent(&rows) {
                         let (before, imported, rest) = insert_new_contacts(&mut tx, import, &rows, now).await?;
                         counts.imported += imported;
-                        created_above = Some(before);
-                        rest
+                        (rest, Some(before))
                     } else {
-                        rows
+                        (rows, None)
                     };
                     let created_here = |id: i64| created_above.is_some_and(|before| id > before);
                     let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
                     for chunk in rows.chunks(CHUNK).filter(|_| created_above.is_none()) {
-                        let sql = sqlx::AssertSqlSafe(format!(
-                            "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id, address_hash)
-                             VALUES {} ON CONFLICT (account_id, email_norm) DO NOTHING RETURNING id, email_norm",
-                            values(P, 1, chunk.len(), 8)
-                        ));
-                        let mut q = sqlx::query(sql);
-                        for r in chunk {
-                            q = q
-                                .bind(account)
-                                .bind(&r.email)
-                                .bind(&r.email_norm)
-                                .bind(&r.attributes)
-                                .bind(now)
-                                .bind(now)
-                                .bind(import.id)
-                                .bind(&r.hash);
-                        }
+                        let sql = format!("{} RETURNING id, email_norm", insert_contacts_sql(chunk.len()));
+                        let q = bind_contacts(sqlx::query(sqlx::AssertSqlSafe(sql)), chunk, import, now);
                         for row in q.fetch_all(&mut *tx).await? {
                             ids.insert(row.try_get("email_norm")?, row.try_get("id")?);
                         }
@@ -561,6 +544,39 @@ macro_rules! impl_imports {
                 })
             }
 
+            /// Parameters per row of [`insert_contacts_sql`].
+            const CONTACT_COLUMNS: usize = 8;
+
+            /// Inserts `rows` contacts (parameters from 1, bound by
+            /// [`bind_contacts`]); addresses the account has are left alone.
+            fn insert_contacts_sql(rows: usize) -> String {
+                format!(
+                    "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id, address_hash)
+                     VALUES {} ON CONFLICT (account_id, email_norm) DO NOTHING",
+                    values(P, 1, rows, CONTACT_COLUMNS)
+                )
+            }
+
+            fn bind_contacts<'q>(
+                mut q: sqlx::query::Query<'q, <$ty as crate::repo::HasDb>::Db, <<$ty as crate::repo::HasDb>::Db as sqlx::Database>::Arguments>,
+                chunk: &[&'q ImportRow],
+                import: &Import,
+                now: i64,
+            ) -> sqlx::query::Query<'q, <$ty as crate::repo::HasDb>::Db, <<$ty as crate::repo::HasDb>::Db as sqlx::Database>::Arguments> {
+                for r in chunk {
+                    q = q
+                        .bind(import.account_id.get())
+                        .bind(&r.email)
+                        .bind(&r.email_norm)
+                        .bind(&r.attributes)
+                        .bind(now)
+                        .bind(now)
+                        .bind(import.id)
+                        .bind(&r.hash);
+                }
+                q
+            }
+
             /// The shorter way of step 2 (see there): inserts the contacts
             /// that are new with confirmed subscriptions for them. Returns
             /// the contact id above which every contact was created here, the
@@ -591,12 +607,8 @@ macro_rules! impl_imports {
                 let mut rest = Vec::new();
                 let mut made = 0;
                 for chunk in rows.chunks(CHUNK) {
-                    let contacts = format!(
-                        "INSERT INTO contacts (account_id, email, email_norm, attributes, created_at, updated_at, import_id, address_hash)
-                         VALUES {} ON CONFLICT (account_id, email_norm) DO NOTHING",
-                        values(P, 1, chunk.len(), 8)
-                    );
-                    let n = chunk.len() * 8;
+                    let contacts = insert_contacts_sql(chunk.len());
+                    let n = chunk.len() * CONTACT_COLUMNS;
                     let sql = if <$ty>::SINGLE_WRITER {
                         contacts
                     } else {
@@ -616,18 +628,7 @@ macro_rules! impl_imports {
                             param(P, n + 7),
                         )
                     };
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for r in chunk {
-                        q = q
-                            .bind(account)
-                            .bind(&r.email)
-                            .bind(&r.email_norm)
-                            .bind(&r.attributes)
-                            .bind(now)
-                            .bind(now)
-                            .bind(import.id)
-                            .bind(&r.hash);
-                    }
+                    let mut q = bind_contacts(sqlx::query(sqlx::AssertSqlSafe(sql)), chunk, import, now);
                     if <$ty>::SINGLE_WRITER {
                         if (q.execute(&mut **tx).await?.rows_affected() as usize) < chunk.len() {
                             rest.extend_from_slice(chunk);

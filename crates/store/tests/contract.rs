@@ -496,6 +496,37 @@ async fn unconfirmed_sign_ups_are_purged(store: Arc<dyn Store>) {
     assert_eq!(c.request_ip, None, "the IP of someone who never confirmed is gone");
 }
 
+/// An import of a file declared as offline-form consent, without review.
+fn file_import(list_id: ListId) -> NewImport {
+    NewImport {
+        list_id,
+        review: "not_required",
+        review_reason: None,
+        origin: Some("offline_form".into()),
+        evidence: json!({"document_ref": "d"}),
+        options: json!({}),
+        file_path: "/nonexistent.csv".into(),
+        file_name: "x.csv".into(),
+        file_size: 100,
+        created_by: "test".into(),
+        ip: None,
+    }
+}
+
+/// A checked row of such a file.
+fn import_row(line: i64, email: &str, attrs: &str) -> ImportRow {
+    let e = addr(email);
+    ImportRow {
+        line,
+        email: e.as_str().into(),
+        email_norm: e.normalized(),
+        hash: SuppressionHash::of(&e).as_str().into(),
+        attributes: attrs.into(),
+        origin: "offline_form".into(),
+        evidence: json!({}),
+    }
+}
+
 async fn import_batches_apply_once_and_rejection_removes_new_contacts(store: Arc<dyn Store>) {
     let (a, b) = two_accounts(store.as_ref()).await;
     let list = store.create_list(a, "Customers", "").await.expect("list");
@@ -519,38 +550,14 @@ async fn import_batches_apply_once_and_rejection_removes_new_contacts(store: Arc
         .suppress(a, &SuppressionHash::of(&addr("gone@example.org")), SuppressionReason::Complaint)
         .await
         .expect("suppress");
-    let new = NewImport {
-        list_id: list.id,
-        review: "pending",
-        review_reason: Some("new account".into()),
-        origin: Some("offline_form".into()),
-        evidence: json!({"document_ref": "d"}),
-        options: json!({}),
-        file_path: "/nonexistent.csv".into(),
-        file_name: "x.csv".into(),
-        file_size: 100,
-        created_by: "test".into(),
-        ip: None,
-    };
+    let new = NewImport { review: "pending", review_reason: Some("new account".into()), ..file_import(list.id) };
     assert!(matches!(store.create_import(b, &new).await, Err(StoreError::Conflict(_))), "another account's list");
     let import = store.create_import(a, &new).await.expect("import");
     assert_eq!((import.status.as_str(), import.review.as_str()), ("pending_review", "pending"));
-    let row = |line: i64, email: &str, attrs: &str| {
-        let e = addr(email);
-        ImportRow {
-            line,
-            email: e.as_str().into(),
-            email_norm: e.normalized(),
-            hash: SuppressionHash::of(&e).as_str().into(),
-            attributes: attrs.into(),
-            origin: "offline_form".into(),
-            evidence: json!({}),
-        }
-    };
     let mut rows: Vec<ImportRow> =
-        (0..1200).map(|i| row(i + 2, &format!("p{i}@example.org"), r#"{"n":"1"}"#)).collect();
-    rows.push(row(1300, "old@example.org", r#"{"city":"Bonn"}"#));
-    rows.push(row(1301, "gone@example.org", "{}"));
+        (0..1200).map(|i| import_row(i + 2, &format!("p{i}@example.org"), r#"{"n":"1"}"#)).collect();
+    rows.push(import_row(1300, "old@example.org", r#"{"city":"Bonn"}"#));
+    rows.push(import_row(1301, "gone@example.org", "{}"));
     let batch = ImportBatch {
         rows,
         rejections: vec![ImportRejection {
@@ -605,41 +612,17 @@ async fn import_batches_count_new_existing_and_repeated_rows_alike(store: Arc<dy
     store.put_subscription(a, &put(member.id)).await.expect("sub");
     let (outsider, _) =
         store.upsert_contact(a, &addr("outsider@example.org"), &serde_json::Map::new()).await.expect("contact");
-    let new = NewImport {
-        list_id: list.id,
-        review: "not_required",
-        review_reason: None,
-        origin: Some("offline_form".into()),
-        evidence: json!({"document_ref": "d"}),
-        options: json!({}),
-        file_path: "/nonexistent.csv".into(),
-        file_name: "x.csv".into(),
-        file_size: 100,
-        created_by: "test".into(),
-        ip: None,
-    };
+    let new = file_import(list.id);
     let import = store.create_import(a, &new).await.expect("import");
-    let row = |line: i64, email: &str, attrs: &str| {
-        let e = addr(email);
-        ImportRow {
-            line,
-            email: e.as_str().into(),
-            email_norm: e.normalized(),
-            hash: SuppressionHash::of(&e).as_str().into(),
-            attributes: attrs.into(),
-            origin: "offline_form".into(),
-            evidence: json!({}),
-        }
-    };
     // Distinct addresses: three new, one already a member, one a contact
     // without this list.
     let first = ImportBatch {
         rows: vec![
-            row(2, "n1@example.org", "{}"),
-            row(3, "member@example.org", r#"{"city":"Bonn"}"#),
-            row(4, "n2@example.org", "{}"),
-            row(5, "outsider@example.org", "{}"),
-            row(6, "n3@example.org", r#"{"n":"3"}"#),
+            import_row(2, "n1@example.org", "{}"),
+            import_row(3, "member@example.org", r#"{"city":"Bonn"}"#),
+            import_row(4, "n2@example.org", "{}"),
+            import_row(5, "outsider@example.org", "{}"),
+            import_row(6, "n3@example.org", r#"{"n":"3"}"#),
         ],
         rejections: vec![],
         byte_offset: 100,
@@ -651,9 +634,9 @@ async fn import_batches_count_new_existing_and_repeated_rows_alike(store: Arc<dy
     let import = store.get_import(a, import.id).await.expect("get").expect("exists");
     let second = ImportBatch {
         rows: vec![
-            row(7, "twice@example.org", r#"{"n":"1"}"#),
-            row(8, "n1@example.org", "{}"),
-            row(9, "twice@example.org", r#"{"city":"Ulm"}"#),
+            import_row(7, "twice@example.org", r#"{"n":"1"}"#),
+            import_row(8, "n1@example.org", "{}"),
+            import_row(9, "twice@example.org", r#"{"city":"Ulm"}"#),
         ],
         rejections: vec![],
         byte_offset: 200,
