@@ -2,8 +2,9 @@
 # Campaign delivery throughput: N recipients (default 1,000,000) with a
 # ~10 KB personalised HTML campaign, from SQLite through the SMTP pool to a
 # fast local SMTP sink on loopback — once with RSA-2048 + Ed25519 DKIM, once
-# without. Prints msgs/s, the peak RSS of the sending process, and the raw
-# RSA-2048 signing rate of this machine measured in the same run.
+# without. Prints msgs/s, the peak RSS of the sending process, the raw
+# RSA-2048 signing rate of this machine and the ceiling of the sink with the
+# SMTP client alone, both measured in the same run.
 #   bench/delivery.sh [recipients]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ N="${1:-1000000}"
 cargo build --release -q -p assent
 cargo build --release -q -p assent-test-support --example smtp_sink
 cargo build --release -q -p assent-mail --example bench_outbound
+cargo build --release -q -p assent-smtp --example smtp_ceiling
 T="${CARGO_TARGET_DIR:-target}/release"
 [ -x "$T/assent" ] || T=/var/cache/assent-target/release
 WORK=$(mktemp -d)
@@ -101,6 +103,8 @@ run() {
 
 echo "== raw signing rate of this machine (same run)"
 env -u BENCH_WORKLOAD "$T/examples/bench_outbound" 2>&1 | grep -iE "raw|rsa" | head -n 4
+echo "== ceiling of the sink and the SMTP client alone (same message size, no database, no rendering)"
+"$T/examples/smtp_ceiling" "smtp://127.0.0.1:$SINK_PORT?tls=none" "${BENCH_POOL:-32}" 3
 # BENCH_ONLY=dkim|nodkim runs one of the two; BENCH_PERF=FILE records a
 # perf profile of the sending process to FILE.true / FILE.false.
 [ "${BENCH_ONLY:-dkim}" = dkim ] && run "with RSA-2048 + Ed25519 DKIM" true

@@ -104,6 +104,31 @@ async fn in_progress(
     }
 }
 
+/// Completes with the result of the claim under way (a task of its own,
+/// like recordings); never, when there is none.
+async fn joined(
+    claiming: &mut Option<tokio::task::JoinHandle<assent_store::Result<Option<Vec<Delivery>>>>>,
+) -> assent_store::Result<Option<Vec<Delivery>>> {
+    match claiming {
+        Some(c) => match c.await {
+            Ok(claimed) => claimed,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(assent_store::StoreError::Interrupted(e.to_string())),
+            },
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// How long one step keeps claiming batches of a campaign before the next
+/// step looks at it afresh.
+const CHAIN: Duration = Duration::from_secs(10);
+
+/// How long outcomes may wait for more to join their write when the pool
+/// has slots to spare.
+const GATHER: Duration = Duration::from_millis(5);
+
 /// Writes outcomes, retrying a few times: an outcome that is lost means a
 /// message sent twice. `writing` keeps lease renewals and outcome writes of
 /// one batch apart.
@@ -131,6 +156,49 @@ async fn record(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Queues the next page of a campaign's audience.
+async fn fan_out(store: &dyn Store, policy: &AddressPolicy, c: &Campaign, page: i64) -> assent_store::Result<()> {
+    let page =
+        store.audience_page(c.account_id, &c.list_ids, c.product_category.as_deref(), c.fanout_after, page).await?;
+    let members: Vec<(i64, assent_domain::ListId, String)> = page
+        .members
+        .iter()
+        .filter_map(|m| {
+            let addr = EmailAddress::parse(&m.email).ok()?;
+            // Role addresses are never mailed (PRODUCT.md rule 5).
+            if policy.roles.is_role(&addr) {
+                return None;
+            }
+            Some((m.contact, m.list, addr.domain().to_string()))
+        })
+        .collect();
+    store.enqueue_deliveries(c, &members, page.next_after, page.done).await?;
+    Ok(())
+}
+
+/// The batch after the current one, claimed while the current one is still
+/// being sent (so the pool never drains between batches); `None` when the
+/// campaign is no longer being sent or has nothing due. Queues the next
+/// audience page first while the fan-out is not done.
+async fn claim_next(
+    store: Arc<dyn Store>,
+    policy: Arc<AddressPolicy>,
+    campaign: Campaign,
+    config: DeliveryConfig,
+    owner: Arc<str>,
+) -> assent_store::Result<Option<Vec<Delivery>>> {
+    let Some(fresh) = store.get_campaign(campaign.account_id, campaign.id).await? else { return Ok(None) };
+    // Paused, cancelled or edited meanwhile: the next step decides.
+    if fresh.status != "sending" {
+        return Ok(None);
+    }
+    if !fresh.fanout_done {
+        fan_out(store.as_ref(), &policy, &fresh, config.fanout_page).await?;
+    }
+    let claimed = store.claim_deliveries(&fresh, crate::now_ms(), config.batch, ms(config.lease), &owner).await?;
+    Ok((!claimed.is_empty()).then_some(claimed))
 }
 
 fn ms(d: Duration) -> i64 {
@@ -185,7 +253,7 @@ impl Deliverer {
     pub async fn step(&self, c: Campaign, shutdown: &watch::Receiver<bool>) -> assent_store::Result<bool> {
         let mut busy = false;
         if !c.fanout_done {
-            self.fan_out(&c).await?;
+            fan_out(self.store.as_ref(), &self.policy, &c, self.config.fanout_page).await?;
             busy = true;
         }
         let prepared =
@@ -237,33 +305,6 @@ impl Deliverer {
         }
         self.send_batch(Arc::new(prepared), claimed, &owner, shutdown).await?;
         Ok(true)
-    }
-
-    async fn fan_out(&self, c: &Campaign) -> assent_store::Result<()> {
-        let page = self
-            .store
-            .audience_page(
-                c.account_id,
-                &c.list_ids,
-                c.product_category.as_deref(),
-                c.fanout_after,
-                self.config.fanout_page,
-            )
-            .await?;
-        let members: Vec<(i64, assent_domain::ListId, String)> = page
-            .members
-            .iter()
-            .filter_map(|m| {
-                let addr = EmailAddress::parse(&m.email).ok()?;
-                // Role addresses are never mailed (PRODUCT.md rule 5).
-                if self.policy.roles.is_role(&addr) {
-                    return None;
-                }
-                Some((m.contact, m.list, addr.domain().to_string()))
-            })
-            .collect();
-        self.store.enqueue_deliveries(c, &members, page.next_after, page.done).await?;
-        Ok(())
     }
 
     async fn send_batch(
@@ -330,35 +371,50 @@ impl Deliverer {
         // messages are on the wire while the rest are still being signed.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (built_tx, mut built) = tokio::sync::mpsc::channel::<Built>(self.config.concurrency.max(cores) * 2);
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let batch = Arc::new(batch);
-        for _ in 0..cores.min(batch.len()) {
-            let (batch, next, tx) = (batch.clone(), next.clone(), built_tx.clone());
-            let (prepared, policy) = (prepared.clone(), self.policy.clone());
-            // Detached: a builder stops by itself once the receiver is gone.
-            drop(tokio::task::spawn_blocking(move || {
-                let mut buf = Vec::new();
-                loop {
-                    // Workers take recipients in order, so messages go out
-                    // roughly in the order they were claimed.
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(d) = batch.get(i) else { return };
-                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                    let role = EmailAddress::parse(&d.member.email).map(|a| policy.roles.is_role(&a)).unwrap_or(true);
-                    let message = if role {
-                        Err(DeliveryOutcome::Skipped { reason: "role address".into() })
-                    } else {
-                        prepared
-                            .message(&d.member, now, &mut buf)
-                            .map_err(|e| DeliveryOutcome::Failed { reply: e.to_string() })
-                    };
-                    if tx.blocking_send((d.clone(), message)).is_err() {
-                        return;
+        // Claimed recipients no builder has taken yet.
+        let unbuilt = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let spawn_builders = |batch: Vec<Delivery>, tx: &tokio::sync::mpsc::Sender<Built>| {
+            unbuilt.fetch_add(batch.len(), std::sync::atomic::Ordering::Relaxed);
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let batch = Arc::new(batch);
+            for _ in 0..cores.min(batch.len()) {
+                let (batch, next, tx, unbuilt) = (batch.clone(), next.clone(), tx.clone(), unbuilt.clone());
+                let (prepared, policy) = (prepared.clone(), self.policy.clone());
+                // Detached: a builder stops by itself once the receiver is gone.
+                drop(tokio::task::spawn_blocking(move || {
+                    let mut buf = Vec::new();
+                    loop {
+                        // Workers take recipients in order, so messages go out
+                        // roughly in the order they were claimed.
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(d) = batch.get(i) else { return };
+                        unbuilt.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                        let role =
+                            EmailAddress::parse(&d.member.email).map(|a| policy.roles.is_role(&a)).unwrap_or(true);
+                        let message = if role {
+                            Err(DeliveryOutcome::Skipped { reason: "role address".into() })
+                        } else {
+                            prepared
+                                .message(&d.member, now, &mut buf)
+                                .map_err(|e| DeliveryOutcome::Failed { reply: e.to_string() })
+                        };
+                        if tx.blocking_send((d.clone(), message)).is_err() {
+                            return;
+                        }
                     }
-                }
-            }));
-        }
-        drop(built_tx);
+                }));
+            }
+        };
+        spawn_builders(batch, &built_tx);
+        // While this batch is sent the next one is claimed, so the pool does
+        // not drain between batches — for a while: then the next step looks
+        // at the campaign afresh (send-time gate, other campaigns' turns).
+        let chain_until = tokio::time::Instant::now() + CHAIN;
+        let mut claiming: Option<tokio::task::JoinHandle<assent_store::Result<Option<Vec<Delivery>>>>> = None;
+        // Kept while more batches may come; the channel closes once it and
+        // every builder are gone.
+        let mut built_tx = Some(built_tx);
         let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
         let mut sends = JoinSet::new();
         let mut all_built = false;
@@ -388,11 +444,27 @@ impl Deliverer {
         // in the next one, and sending goes on meanwhile.
         let mut recording: Option<tokio::task::JoinHandle<assent_store::Result<()>>> = None;
         let mut recording_len = 0usize;
+        let mut gather_since: Option<tokio::time::Instant> = None;
         loop {
             // At most `concurrency` messages are ever in flight, accepted
             // but not yet recorded, or being recorded: that is all a crash
             // can make us send twice.
             let open = !*shutdown.borrow();
+            if built_tx.is_some() && claiming.is_none() {
+                if !open || tokio::time::Instant::now() >= chain_until {
+                    built_tx = None;
+                } else if unbuilt.load(std::sync::atomic::Ordering::Relaxed) + built.len()
+                    <= usize::try_from(self.config.batch).unwrap_or(0)
+                {
+                    claiming = Some(tokio::spawn(claim_next(
+                        self.store.clone(),
+                        self.policy.clone(),
+                        prepared.campaign.clone(),
+                        self.config.clone(),
+                        owner_arc.clone(),
+                    )));
+                }
+            }
             let concurrency = self.config.concurrency;
             let room = |sends: &JoinSet<_>, outcomes: &Vec<_>, recording_len: usize| {
                 sends.len() + outcomes.len() + recording_len < concurrency
@@ -404,23 +476,33 @@ impl Deliverer {
                     Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => all_built = true,
                 }
             }
-            if recording.is_none() && !outcomes.is_empty() {
+            // A write starts at once when pool slots are short or a quarter
+            // of them wait; otherwise outcomes gather for up to `GATHER`
+            // (fewer, larger writes when sending is slow, e.g. signing-bound).
+            let gathered = match (outcomes.is_empty(), gather_since) {
+                (true, _) => {
+                    gather_since = None;
+                    false
+                }
+                (false, None) => {
+                    gather_since = Some(tokio::time::Instant::now());
+                    false
+                }
+                (false, Some(since)) => since.elapsed() >= GATHER,
+            };
+            if recording.is_none()
+                && !outcomes.is_empty()
+                && (gathered || !room(&sends, &outcomes, recording_len) || outcomes.len() * 4 >= concurrency)
+            {
+                gather_since = None;
                 let taken = std::mem::take(&mut outcomes);
                 recording_len = taken.len();
                 recording =
                     Some(tokio::spawn(record(self.store.clone(), campaign, taken, owner_arc.clone(), writing.clone())));
             }
-            if sends.is_empty() && recording.is_none() {
-                // Nothing in flight or unrecorded: wait for the next message
-                // (or stop, when everything is done).
-                if all_built || !open {
-                    break;
-                }
-                match built.recv().await {
-                    Some(item) => start_send(&mut sends, &mut outcomes, item),
-                    None => all_built = true,
-                }
-                continue;
+            if sends.is_empty() && recording.is_none() && claiming.is_none() && (all_built || !open) {
+                // Nothing in flight, unrecorded or being claimed: done.
+                break;
             }
             let can_take = open && !all_built && room(&sends, &outcomes, recording_len);
             tokio::select! {
@@ -437,6 +519,28 @@ impl Deliverer {
                     recording_len = 0;
                     written?;
                 }
+                claimed = joined(&mut claiming) => {
+                    claiming = None;
+                    match claimed {
+                        Ok(Some(batch)) => match &built_tx {
+                            Some(tx) if open => {
+                                if let Ok(mut h) = held.lock() {
+                                    h.extend(batch.iter().map(|d| d.member.contact));
+                                }
+                                spawn_builders(batch, tx);
+                            }
+                            // Shutting down: the lease is given back below.
+                            _ => {}
+                        },
+                        Ok(None) => built_tx = None,
+                        Err(e) => {
+                            tracing::warn!(campaign, error = %e, "cannot claim the next batch; finishing this one");
+                            built_tx = None;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(gather_since.map_or_else(tokio::time::Instant::now, |t| t + GATHER)),
+                    if recording.is_none() && gather_since.is_some() => {}
                 item = built.recv(), if can_take => match item {
                     Some(item) => start_send(&mut sends, &mut outcomes, item),
                     None => all_built = true,

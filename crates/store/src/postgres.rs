@@ -53,6 +53,12 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// Where a write statement outside a transaction goes: any connection
+    /// (PostgreSQL has row locks, not one writer).
+    pub(crate) fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Refreshes planner statistics after a bulk write: right after an
     /// import or a fan-out the tables are much larger than the planner
     /// believes, and its plans for the delivery queries go from

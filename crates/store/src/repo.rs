@@ -175,7 +175,7 @@ macro_rules! impl_store {
                     sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
                         .bind(key)
                         .bind(initial)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_one(&self.pool).await?)
                 }
@@ -262,7 +262,7 @@ macro_rules! impl_store {
                     .bind(now_ms())
                     .bind(account.get())
                     .bind(id.get())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -483,7 +483,7 @@ macro_rules! impl_store {
                         .bind(password_hash)
                         .bind(account.get())
                         .bind(user.get())
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -710,7 +710,7 @@ macro_rules! impl_store {
                             .bind(&evidence)
                             .bind(now)
                             .bind(category_of(&put.origin, &put.evidence))
-                            .execute(&self.pool)
+                            .execute(self.writer())
                             .await?
                         }
                         Some(expected) => {
@@ -727,7 +727,7 @@ macro_rules! impl_store {
                             .bind(put.list.get())
                             .bind(expected.as_str())
                             .bind(category_of(&put.origin, &put.evidence))
-                            .execute(&self.pool)
+                            .execute(self.writer())
                             .await?
                         }
                     };
@@ -791,7 +791,7 @@ macro_rules! impl_store {
                     .bind(hash.as_str())
                     .bind(reason.as_str())
                     .bind(now_ms())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -838,7 +838,7 @@ macro_rules! impl_store {
                     let done = sqlx::query("DELETE FROM suppressions WHERE account_id = $1 AND address_hash = $2")
                         .bind(account.get())
                         .bind(hash.as_str())
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     Ok(done.rows_affected() == 1)
                 }

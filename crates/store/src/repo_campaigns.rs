@@ -162,7 +162,7 @@ macro_rules! impl_campaigns {
                     .bind(now)
                     .bind(account.get())
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -229,7 +229,7 @@ macro_rules! impl_campaigns {
                     .bind(now_ms())
                     .bind(account.get())
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -247,7 +247,7 @@ macro_rules! impl_campaigns {
                     .bind(&a.guidelines_version)
                     .bind(account.get())
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -265,7 +265,7 @@ macro_rules! impl_campaigns {
                     for f in from {
                         q = q.bind(*f);
                     }
-                    Ok(q.execute(&self.pool).await?.rows_affected() == 1)
+                    Ok(q.execute(self.writer()).await?.rows_affected() == 1)
                 }
 
                 async fn due_campaigns(&self, now: i64, limit: i64) -> Result<Vec<Campaign>> {
@@ -313,7 +313,6 @@ macro_rules! impl_campaigns {
                 }
 
                 async fn claim_deliveries(&self, c: &Campaign, now: i64, limit: i64, lease_ms: i64, owner: &str) -> Result<Vec<Delivery>> {
-                    let mut tx = self.begin_write().await?;
                     let sql = sqlx::AssertSqlSafe(format!(
                         "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1, lease_owner = $5
                          WHERE campaign_id = $2 AND contact_id IN (
@@ -322,10 +321,13 @@ macro_rules! impl_campaigns {
                          RETURNING contact_id, list_id, attempts",
                         <$ty>::SKIP_LOCKED
                     ));
+                    // One statement, so the write lock is held only for the
+                    // claim itself: the re-check below reads, and writers
+                    // queue behind a claim (recorded outcomes hold pool
+                    // slots while they wait).
                     let claimed =
-                        sqlx::query(sql).bind(now + lease_ms).bind(c.id).bind(now).bind(limit).bind(owner).fetch_all(&mut *tx).await?;
+                        sqlx::query(sql).bind(now + lease_ms).bind(c.id).bind(now).bind(limit).bind(owner).fetch_all(self.writer()).await?;
                     if claimed.is_empty() {
-                        tx.commit().await?;
                         return Ok(Vec::new());
                     }
                     let mut wanted: std::collections::HashMap<i64, (ListId, i64)> = std::collections::HashMap::new();
@@ -356,7 +358,8 @@ macro_rules! impl_campaigns {
                         q = q.bind(id);
                     }
                     let mut out = Vec::with_capacity(ids.len());
-                    for r in q.fetch_all(&mut *tx).await? {
+                    let mut found = std::collections::HashSet::with_capacity(ids.len());
+                    for r in q.fetch_all(&self.pool).await? {
                         let id: i64 = r.try_get("id")?;
                         let list = ListId(r.try_get("list_id")?);
                         let Some((want_list, attempts)) = wanted.get(&id).copied() else { continue };
@@ -364,7 +367,7 @@ macro_rules! impl_campaigns {
                         if list != want_list && !c.list_ids.contains(&list) {
                             continue;
                         }
-                        if out.iter().any(|d: &Delivery| d.member.contact == id) {
+                        if !found.insert(id) {
                             continue;
                         }
                         out.push(Delivery {
@@ -378,16 +381,20 @@ macro_rules! impl_campaigns {
                             attempts,
                         });
                     }
-                    let skipped: Vec<i64> = ids.iter().copied().filter(|id| !out.iter().any(|d| d.member.contact == *id)).collect();
-                    for id in skipped {
-                        sqlx::query("UPDATE deliveries SET status = 'skipped', last_reply = 'no longer eligible', lease_until = 0 WHERE campaign_id = $1 AND contact_id = $2 AND lease_owner = $3")
-                            .bind(c.id)
-                            .bind(id)
-                            .bind(owner)
-                            .execute(&mut *tx)
-                            .await?;
+                    let mut skipped: Vec<i64> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
+                    if !skipped.is_empty() {
+                        skipped.sort_unstable();
+                        let mut tx = self.begin_write().await?;
+                        for id in skipped {
+                            sqlx::query("UPDATE deliveries SET status = 'skipped', last_reply = 'no longer eligible', lease_until = 0 WHERE campaign_id = $1 AND contact_id = $2 AND lease_owner = $3")
+                                .bind(c.id)
+                                .bind(id)
+                                .bind(owner)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        tx.commit().await?;
                     }
-                    tx.commit().await?;
                     out.sort_by_key(|d| d.member.contact);
                     Ok(out)
                 }
@@ -428,9 +435,9 @@ macro_rules! impl_campaigns {
                     // (VALUES …) with each row's own values was tried: SQLite
                     // then planned a walk over the campaign's deliveries per
                     // statement once the list had a few dozen rows.)
-                    let mut groups: Vec<((&str, String, i64, Option<i64>), Vec<i64>)> = Vec::new();
+                    let mut groups: Vec<((&'static str, String, i64, Option<i64>), Vec<i64>)> = Vec::new();
                     for (contact, outcome) in outcomes {
-                        let (status, reply, next_at, sent_at): (&str, &str, i64, Option<i64>) = match outcome {
+                        let (status, reply, next_at, sent_at): (&'static str, &str, i64, Option<i64>) = match outcome {
                             DeliveryOutcome::Sent { reply } => ("sent", reply, 0, Some(now)),
                             DeliveryOutcome::Deferred { next_at, reply } => ("deferred", reply, *next_at, None),
                             DeliveryOutcome::Bounced { reply } => ("bounced", reply, 0, None),
@@ -444,21 +451,34 @@ macro_rules! impl_campaigns {
                         }
                     }
                     let positional = <$ty>::POSITIONAL_PARAMS;
+                    let statement = |(status, reply, next_at, sent_at): &(&'static str, String, i64, Option<i64>), chunk: &[i64]| {
+                        let p = |n| crate::repo_imports::param(positional, n);
+                        let sql = sqlx::AssertSqlSafe(format!(
+                            "UPDATE deliveries SET status = {}, last_reply = {}, next_attempt_at = {}, sent_at = {}, lease_until = 0
+                             WHERE campaign_id = {} AND lease_owner = {} AND contact_id IN ({})",
+                            p(1), p(2), p(3), p(4), p(5), p(6),
+                            crate::repo_imports::list(positional, 7, chunk.len()),
+                        ));
+                        let mut q = sqlx::query(sql).bind(*status).bind(reply.clone()).bind(*next_at).bind(*sent_at).bind(campaign).bind(owner.to_string());
+                        for id in chunk {
+                            q = q.bind(*id);
+                        }
+                        q
+                    };
+                    // The usual case, every recipient accepted alike, is one
+                    // statement: atomic without a transaction around it, and
+                    // two round trips to the database fewer (this write is
+                    // on the sending path: its latency holds pool slots).
+                    if let [(key, ids)] = groups.as_slice()
+                        && ids.len() <= crate::repo_imports::CHUNK
+                    {
+                        statement(key, ids).execute(self.writer()).await?;
+                        return Ok(());
+                    }
                     let mut tx = self.begin_write().await?;
-                    for ((status, reply, next_at, sent_at), ids) in &groups {
+                    for (key, ids) in &groups {
                         for chunk in ids.chunks(crate::repo_imports::CHUNK) {
-                            let p = |n| crate::repo_imports::param(positional, n);
-                            let sql = sqlx::AssertSqlSafe(format!(
-                                "UPDATE deliveries SET status = {}, last_reply = {}, next_attempt_at = {}, sent_at = {}, lease_until = 0
-                                 WHERE campaign_id = {} AND lease_owner = {} AND contact_id IN ({})",
-                                p(1), p(2), p(3), p(4), p(5), p(6),
-                                crate::repo_imports::list(positional, 7, chunk.len()),
-                            ));
-                            let mut q = sqlx::query(sql).bind(*status).bind(reply).bind(*next_at).bind(*sent_at).bind(campaign).bind(owner);
-                            for id in chunk {
-                                q = q.bind(id);
-                            }
-                            q.execute(&mut *tx).await?;
+                            statement(key, chunk).execute(&mut *tx).await?;
                         }
                     }
                     tx.commit().await?;
@@ -472,7 +492,7 @@ macro_rules! impl_campaigns {
                     )
                     .bind(campaign)
                     .bind(owner)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected())
                 }

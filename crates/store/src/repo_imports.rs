@@ -178,7 +178,7 @@ macro_rules! impl_imports {
                 }
 
                 async fn renew_import_lease(&self, id: i64, until: i64) -> Result<()> {
-                    sqlx::query("UPDATE imports SET lease_until = $1 WHERE id = $2").bind(until).bind(id).execute(&self.pool).await?;
+                    sqlx::query("UPDATE imports SET lease_until = $1 WHERE id = $2").bind(until).bind(id).execute(self.writer()).await?;
                     Ok(())
                 }
 
@@ -439,7 +439,7 @@ macro_rules! impl_imports {
                     .bind(review_reason)
                     .bind(now)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -453,7 +453,7 @@ macro_rules! impl_imports {
                     .bind(error.chars().take(2000).collect::<String>())
                     .bind(now)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }

@@ -402,7 +402,7 @@ macro_rules! impl_reputation {
                     .bind(kind)
                     .bind(detail.to_string())
                     .bind(now_ms())
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(done.rows_affected() == 1)
                 }
@@ -412,7 +412,7 @@ macro_rules! impl_reputation {
                         .bind(account.get())
                         .bind(campaign.unwrap_or(0))
                         .bind(kind)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     Ok(done.rows_affected() == 1)
                 }

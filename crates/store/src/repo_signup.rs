@@ -726,7 +726,7 @@ macro_rules! impl_signups {
                                 .bind(&error)
                                 .bind(at)
                                 .bind(mail.id)
-                                .execute(&self.pool)
+                                .execute(self.writer())
                                 .await?
                         }
                         // Given up: marked as done with its error kept.
@@ -734,7 +734,7 @@ macro_rules! impl_signups {
                             sqlx::query("UPDATE mail_queue SET last_error = $1, sent_at = -1 WHERE id = $2")
                                 .bind(&error)
                                 .bind(mail.id)
-                                .execute(&self.pool)
+                                .execute(self.writer())
                                 .await?
                         }
                     };
