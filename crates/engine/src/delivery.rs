@@ -84,34 +84,18 @@ pub fn owner_id() -> String {
     format!("{}-{}", std::process::id(), hex::encode(r))
 }
 
-/// Completes with the write of outcomes under way (a task of its own, so
-/// it holds no database lock unpolled while the send loop awaits something
-/// else); never, when there is none.
-async fn in_progress(
-    recording: &mut Option<tokio::task::JoinHandle<assent_store::Result<()>>>,
-) -> assent_store::Result<()> {
-    match recording {
-        Some(r) => match r.await {
-            Ok(written) => written,
-            // A panic in the write is a bug: surface it here, as if the
-            // write had run inline.
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(e) => Err(assent_store::StoreError::Interrupted(e.to_string())),
-            },
-        },
-        None => std::future::pending().await,
-    }
-}
-
-/// Completes with the result of the claim under way (a task of its own,
-/// like recordings); never, when there is none.
-async fn joined(
-    claiming: &mut Option<tokio::task::JoinHandle<assent_store::Result<Option<Vec<Delivery>>>>>,
-) -> assent_store::Result<Option<Vec<Delivery>>> {
-    match claiming {
-        Some(c) => match c.await {
-            Ok(claimed) => claimed,
+/// Completes with the result of a database task under way — the write of
+/// outcomes or the claim of the next batch, each a task of its own so it
+/// holds no database lock unpolled while the send loop awaits something
+/// else; never, when there is none.
+async fn in_progress<T>(
+    task: &mut Option<tokio::task::JoinHandle<assent_store::Result<T>>>,
+) -> assent_store::Result<T> {
+    match task {
+        Some(t) => match t.await {
+            Ok(done) => done,
+            // A panic in the task is a bug: surface it here, as if the task
+            // had run inline.
             Err(e) => match e.try_into_panic() {
                 Ok(panic) => std::panic::resume_unwind(panic),
                 Err(e) => Err(assent_store::StoreError::Interrupted(e.to_string())),
@@ -519,7 +503,7 @@ impl Deliverer {
                     recording_len = 0;
                     written?;
                 }
-                claimed = joined(&mut claiming) => {
+                claimed = in_progress(&mut claiming) => {
                     claiming = None;
                     match claimed {
                         Ok(Some(batch)) => match &built_tx {
