@@ -343,6 +343,9 @@ async fn outcomes_are_recorded_per_recipient_for_the_lease_owner(store: Arc<dyn 
         (counts.total, counts.queued, counts.sent, counts.deferred, counts.bounced, counts.skipped),
         (6, 1, 2, 1, 1, 1)
     );
+    // Another account sees nothing of the campaign.
+    let foreign = store.delivery_counts(AccountId(w.account.get() + 1000), w.campaign).await.expect("counts");
+    assert_eq!(foreign.total, 0);
     for (i, expected) in [(0, "sent"), (2, "deferred"), (3, "bounced"), (5, "queued")] {
         let found = store.find_delivery(w.campaign, w.contacts[i]).await.expect("find").map(|d| d.status);
         assert_eq!(found.as_deref(), Some(expected), "recipient {i}");
