@@ -28,7 +28,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use thiserror::Error;
 
-use super::encode::{BLOCK, HeaderLine, LINE_SOFT_LIMIT, array_at, at_most_space, bytes_equal, load_u64 as load};
+use super::encode::{
+    BLOCK, HeaderLine, LINE_SOFT_LIMIT, all_set, array_at, at_most_space, bytes_equal, load_u64 as load,
+};
 
 /// Headers signed when present, in the order of the `h=` tag. From comes
 /// first and is over-signed. Reply-To is not in RULES.md's list but is
@@ -543,7 +545,7 @@ fn block_is_canonical(w: &[u8; BLOCK + 2]) -> bool {
         let (p, c, n) = (w[k], w[k + 1], w[k + 2]);
         *kept = (c > 0x20) | ((c == b' ') & (n > 0x20)) | ((c == b'\r') & (n == b'\n')) | ((c == b'\n') & (p == b'\r'));
     }
-    kept.iter().all(|&k| k)
+    all_set(&kept)
 }
 
 /// Whether relaxed canonicalisation leaves `body[at..at + 8]` unchanged

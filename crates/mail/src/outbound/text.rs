@@ -9,7 +9,7 @@
 //! `br` one). `<pre>` keeps its white space. The result is what a person
 //! reading the text part needs: the words, the links and the imprint.
 
-use super::encode::{BLOCK, array_at};
+use super::encode::{BLOCK, all_set, array_at};
 
 /// Converts rendered HTML into readable plain text (LF line endings, no
 /// trailing white space).
@@ -345,7 +345,7 @@ fn block_is_tidy(w: &[u8; BLOCK + 1]) -> bool {
         let (c, n) = (w[k], w[k + 1]);
         *plain = (c > 0x20) | ((c == b' ') & (n > 0x20));
     }
-    plain.iter().all(|&p| p)
+    all_set(&plain)
 }
 
 /// A start or end tag found at `<`.
