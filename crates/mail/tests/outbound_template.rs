@@ -233,3 +233,80 @@ fn ten_kb_newsletter_fits_the_default_fuel_and_signs() {
         assert_eq!(dkimpy_verify("newsletter", &signed, &dns_records_json(&signers)), [true, true]);
     }
 }
+
+/// A template of text and plain placeholders renders by splicing; the same
+/// template behind a comment (which forces the template engine) renders
+/// the same text, whatever the contact's values are.
+fn spliced_and_whole(subject: &str, html: &str, text: Option<&str>) -> (CampaignTemplate, CampaignTemplate) {
+    let spliced = CampaignTemplate::compile(subject, html, text).expect("compiles");
+    let whole = CampaignTemplate::compile(
+        &format!("{{# whole #}}{subject}"),
+        &format!("{{# whole #}}{html}"),
+        text.map(|t| format!("{{# whole #}}{t}")).as_deref(),
+    )
+    .expect("compiles");
+    (spliced, whole)
+}
+
+#[test]
+fn simple_templates_render_by_splicing() {
+    let (spliced, whole) =
+        spliced_and_whole("Hi {{ first_name }}", "<p>{{ first_name }} in {{ contact.city }}</p>\n", None);
+    for part in [TemplatePart::Subject, TemplatePart::Html, TemplatePart::Text] {
+        assert!(spliced.renders_by_splicing(part), "{part:?}");
+        assert!(!whole.renders_by_splicing(part), "{part:?}");
+    }
+    let (spliced, _) = spliced_and_whole("Hi {{ first_name|upper }}", "{% if vip %}VIP{% endif %}", Some("{{ x }}"));
+    assert!(!spliced.renders_by_splicing(TemplatePart::Subject));
+    assert!(!spliced.renders_by_splicing(TemplatePart::Html));
+    assert!(spliced.renders_by_splicing(TemplatePart::Text));
+}
+
+#[test]
+fn spliced_output_past_the_fuel_budget_stops_like_the_engine() {
+    let html = "{{ big }}".repeat(2000);
+    let t = CampaignTemplate::compile("s", &html, Some("t")).expect("compiles");
+    assert!(t.renders_by_splicing(TemplatePart::Html));
+    // 2000 × 2 KB = 4 MB, over the 3.2 MB the default fuel allows.
+    let a = attrs(json!({"big": "x".repeat(2000)}));
+    let err = t.render(&ctx(&a)).expect_err("must stop");
+    assert!(matches!(err, TemplateError::OutOfFuel { part: TemplatePart::Html, .. }), "{err:?}");
+    let small = attrs(json!({"big": "x".repeat(100)}));
+    assert_eq!(t.render(&ctx(&small)).expect("renders").html.len(), 200_000);
+}
+
+fn attribute_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        "\\PC{0,24}".prop_map(serde_json::Value::from),
+        "[<>&\"'/ a-z\n\t]{0,24}".prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        any::<bool>().prop_map(serde_json::Value::from),
+        Just(serde_json::Value::Null),
+        "[a-z<]{0,8}".prop_map(|s| json!({"city": s, "n": [1, 2]})),
+    ]
+}
+
+proptest::proptest! {
+    #[test]
+    fn splicing_renders_what_the_engine_renders(
+        first in attribute_value(),
+        city in attribute_value(),
+        contact in attribute_value(),
+    ) {
+        let (spliced, whole) = spliced_and_whole(
+            "{{ first_name }} from {{ city }}",
+            "<h1>Hello {{ first_name }}!</h1>\n<p>{{ city }} · {{ contact.first_name }} · {{ attributes.city }} · {{ contact.city.city }}</p>\n<p>{{ imprint }}</p><a href=\"{{ unsubscribe_url }}\">x</a> {{ email }} {{ missing }}\n",
+            None,
+        );
+        for part in [TemplatePart::Subject, TemplatePart::Html, TemplatePart::Text] {
+            proptest::prop_assert!(spliced.renders_by_splicing(part));
+        }
+        let a = attrs(json!({"first_name": first, "city": city, "contact": contact}));
+        let (s, w) = (spliced.render(&ctx(&a)), whole.render(&ctx(&a)));
+        proptest::prop_assert_eq!(s, w);
+        let (spliced, whole) = spliced_and_whole("x", "y", Some("Hi {{ first_name }}, {{ city }}\r\n"));
+        proptest::prop_assert_eq!(spliced.render(&ctx(&a)), whole.render(&ctx(&a)));
+    }
+}

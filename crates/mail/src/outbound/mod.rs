@@ -23,6 +23,7 @@ pub mod css;
 pub mod dkim;
 pub mod encode;
 pub mod message;
+mod splice;
 pub mod template;
 pub mod text;
 

@@ -37,6 +37,7 @@ use minijinja::value::{Object, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use thiserror::Error;
 
+use super::splice::Spliced;
 use super::{css, text};
 
 /// Fuel per render and part: about 50 000 template instructions or 3 MB of
@@ -159,6 +160,17 @@ pub struct CampaignTemplate {
     env: Environment<'static>,
     text: TextPart,
     attribute_names: BTreeSet<String>,
+    /// Parts rendered by splicing (see [`super::splice`]).
+    spliced: Vec<SplicedPart>,
+    fuel: u64,
+}
+
+/// A part rendered by splicing: its pieces and the names of the
+/// one-placeholder templates that render its slots.
+struct SplicedPart {
+    part: TemplatePart,
+    spliced: Spliced,
+    slot_templates: Vec<String>,
 }
 
 impl fmt::Debug for CampaignTemplate {
@@ -188,7 +200,11 @@ impl CampaignTemplate {
         fuel: u64,
     ) -> Result<CampaignTemplate, TemplateError> {
         let mut env = Environment::new();
-        env.set_auto_escape_callback(|name| if name == "html" { AutoEscape::Html } else { AutoEscape::None });
+        // The HTML part and its placeholder templates (`html:first_name`)
+        // escape; the others do not.
+        env.set_auto_escape_callback(|name| {
+            if name == "html" || name.starts_with("html:") { AutoEscape::Html } else { AutoEscape::None }
+        });
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_fuel(Some(fuel));
         env.set_recursion_limit(RECURSION_LIMIT);
@@ -230,11 +246,12 @@ impl CampaignTemplate {
                 }
             }
         }
-        let mut template = CampaignTemplate { env, text: TextPart::Given, attribute_names };
+        let mut template = CampaignTemplate { env, text: TextPart::Given, attribute_names, spliced: Vec::new(), fuel };
         if text.is_none() {
             template.text = TextPart::FromRenderedHtml;
             template.derive_text(&inlined);
         }
+        template.splice_parts();
         Ok(template)
     }
 
@@ -259,24 +276,8 @@ impl CampaignTemplate {
             return;
         }
         self.text = TextPart::Derived;
-        let names: Vec<String> = self.attribute_names.iter().cloned().collect();
-        let shapes = [
-            names.iter().map(|n| (n.clone(), serde_json::json!(format!("Sample {n} & <b>Co</b>")))).collect(),
-            serde_json::Map::new(),
-            names.iter().map(|n| (n.clone(), serde_json::json!(42))).collect(),
-            names.iter().map(|n| (n.clone(), serde_json::json!(true))).collect(),
-        ];
-        for (attrs, notice) in
-            shapes.iter().flat_map(|a| [(a, ""), (a, "You may object at any time:\nhttps://example.org/u/x")])
-        {
-            let ctx = RenderContext {
-                email: "sample@example.org",
-                attributes: attrs,
-                unsubscribe_url: "https://example.org/u/SAMPLE",
-                preferences_url: "https://example.org/p/SAMPLE",
-                imprint: "Sample GmbH\nMain St 1 & 2, 10115 Berlin",
-                objection_notice: notice,
-            };
+        let shapes = self.sample_attributes();
+        for ctx in sample_contexts(&shapes) {
             let same = match (self.render_derived(&ctx), self.render_converted(&ctx)) {
                 (Ok(a), Ok(b)) => a == b,
                 // A render error shows in either path; nothing to compare.
@@ -288,6 +289,60 @@ impl CampaignTemplate {
                 return;
             }
         }
+    }
+
+    /// Attribute maps of every shape a contact's values take (text with
+    /// markup, missing, number, boolean), for comparing two ways of
+    /// rendering before relying on one.
+    fn sample_attributes(&self) -> [serde_json::Map<String, serde_json::Value>; 4] {
+        let names = &self.attribute_names;
+        [
+            names.iter().map(|n| (n.clone(), serde_json::json!(format!("Sample {n} & <b>Co</b>")))).collect(),
+            serde_json::Map::new(),
+            names.iter().map(|n| (n.clone(), serde_json::json!(42))).collect(),
+            names.iter().map(|n| (n.clone(), serde_json::json!(true))).collect(),
+        ]
+    }
+
+    /// Sets up splicing for every part that is only text and plain
+    /// placeholders, and keeps it where it renders exactly what the whole
+    /// template renders for the sample contacts.
+    fn splice_parts(&mut self) {
+        let parts = [TemplatePart::Subject, TemplatePart::Html, TemplatePart::Text];
+        for part in parts {
+            let Some(spliced) = self.env.get_template(part.name()).ok().and_then(|t| Spliced::parse(t.source())) else {
+                continue;
+            };
+            let mode = if part == TemplatePart::Html { "html" } else { "plain" };
+            let mut slot_templates = Vec::with_capacity(spliced.slots().len());
+            for path in spliced.slots() {
+                let name = format!("{mode}:{path}");
+                if self.env.get_template(&name).is_err()
+                    && self.env.add_template_owned(name.clone(), format!("{{{{ {path} }}}}")).is_err()
+                {
+                    break;
+                }
+                slot_templates.push(name);
+            }
+            if slot_templates.len() == spliced.slots().len() {
+                self.spliced.push(SplicedPart { part, spliced, slot_templates });
+            }
+        }
+        let shapes = self.sample_attributes();
+        let contexts = sample_contexts(&shapes);
+        let mut keep = vec![true; self.spliced.len()];
+        for (keep, s) in keep.iter_mut().zip(&self.spliced) {
+            *keep = contexts.iter().all(|ctx| {
+                let values = Arc::new(ContextValues::new(ctx));
+                let root = Value::from_object(Root { values, html: s.part == TemplatePart::Html });
+                match (self.render_whole(s.part, root.clone()), self.render_spliced(s, root)) {
+                    (Ok(whole), Some(spliced)) => whole == spliced,
+                    _ => false,
+                }
+            });
+        }
+        let mut keep = keep.into_iter();
+        self.spliced.retain(|_| keep.next().unwrap_or(false));
     }
 
     fn render_derived(&self, ctx: &RenderContext<'_>) -> Result<String, TemplateError> {
@@ -312,6 +367,13 @@ impl CampaignTemplate {
     /// HTML once (rather than from converting each rendered message).
     pub fn text_is_derived_once(&self) -> bool {
         self.text == TextPart::Derived
+    }
+
+    /// Whether `part` renders by splicing text and placeholder values
+    /// (the template is only text and plain `{{ name }}` placeholders)
+    /// rather than through the template engine as a whole.
+    pub fn renders_by_splicing(&self, part: TemplatePart) -> bool {
+        self.spliced.iter().any(|s| s.part == part)
     }
 
     /// Contact attribute names the templates read (`first_name` for
@@ -343,9 +405,50 @@ impl CampaignTemplate {
     }
 
     fn render_part(&self, part: TemplatePart, ctx: Value) -> Result<String, TemplateError> {
+        if let Some(rendered) =
+            self.spliced.iter().find(|s| s.part == part).and_then(|s| self.render_spliced(s, ctx.clone()))
+        {
+            return Ok(rendered);
+        }
+        self.render_whole(part, ctx)
+    }
+
+    fn render_whole(&self, part: TemplatePart, ctx: Value) -> Result<String, TemplateError> {
         let tmpl = self.env.get_template(part.name()).map_err(|e| TemplateError::from_minijinja(part, &e, false))?;
         tmpl.render(ctx).map_err(|e| TemplateError::from_minijinja(part, &e, false))
     }
+
+    /// The part rendered by splicing, or `None` when a placeholder fails or
+    /// the whole template could come near its fuel budget: the whole
+    /// template then renders and reports exactly what minijinja reports.
+    fn render_spliced(&self, s: &SplicedPart, ctx: Value) -> Option<String> {
+        let mut values = Vec::with_capacity(s.slot_templates.len());
+        for name in &s.slot_templates {
+            values.push(self.env.get_template(name).ok()?.render(ctx.clone()).ok()?);
+        }
+        let rendered = s.spliced.assemble(&values);
+        // minijinja's units: 64 per instruction, 1 per byte written; a
+        // margin of 16 instructions for its own start and end.
+        let units = (s.spliced.instructions() + 16) * 64 + rendered.len() as u64;
+        (units < self.fuel.saturating_mul(64)).then_some(rendered)
+    }
+}
+
+/// A sample contact per attribute map, with and without an objection
+/// notice.
+fn sample_contexts(shapes: &[serde_json::Map<String, serde_json::Value>]) -> Vec<RenderContext<'_>> {
+    shapes
+        .iter()
+        .flat_map(|attrs| ["", "You may object at any time:\nhttps://example.org/u/x"].map(|notice| (attrs, notice)))
+        .map(|(attributes, objection_notice)| RenderContext {
+            email: "sample@example.org",
+            attributes,
+            unsubscribe_url: "https://example.org/u/SAMPLE",
+            preferences_url: "https://example.org/p/SAMPLE",
+            imprint: "Sample GmbH\nMain St 1 & 2, 10115 Berlin",
+            objection_notice,
+        })
+        .collect()
 }
 
 /// Refuses `{% include %}`, `{% import %}`, `{% from %}` and
