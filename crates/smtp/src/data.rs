@@ -62,7 +62,23 @@ fn is_wire_form(message: &[u8]) -> bool {
         }
         line_ends += 1;
     }
-    line_ends == message.iter().filter(|&&b| b == b'\r').count()
+    line_ends == count_cr(message)
+}
+
+/// The number of CRs in `bytes`. Counted per 64-byte chunk into a `u8`
+/// (at most 64 fits), the form that compiles to SIMD compares: a plain
+/// `filter().count()` over the bytes is about ten times slower.
+fn count_cr(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(64);
+    let mut count = 0;
+    for chunk in &mut chunks {
+        let mut n = 0u8;
+        for &b in chunk {
+            n += u8::from(b == b'\r');
+        }
+        count += usize::from(n);
+    }
+    count + chunks.remainder().iter().filter(|&&b| b == b'\r').count()
 }
 
 fn push_line(line: &[u8], out: &mut Vec<u8>) {
@@ -115,6 +131,8 @@ mod tests {
         assert_eq!(&out[..m.len()], m);
         assert_eq!(&out[m.len()..], b".\r\n");
         assert!(!is_wire_form(b"a\r\n.b\r\n") && !is_wire_form(b"a\nb\r\n") && !is_wire_form(b"a\r\nb"));
+        let long: Vec<u8> = b"x\r\n".iter().copied().cycle().take(3 * 70).collect();
+        assert_eq!(count_cr(&long), 70);
         // A bare CR anywhere, even next to a CRLF.
         assert!(!is_wire_form(b"a\rb\r\n") && !is_wire_form(b"a\r\r\nb\r\n") && !is_wire_form(b"a\r\n\r"));
     }
