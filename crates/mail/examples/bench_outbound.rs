@@ -23,6 +23,10 @@ use assent_mail::outbound::{
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 
+/// The allocator the assent binary sends with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A ~10 KB newsletter personalised the way real ones are: greeting, a
 /// line with the contact's city, a customer-specific link, a conditional
 /// block, imprint and the two per-contact links.
