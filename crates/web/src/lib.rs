@@ -9,6 +9,7 @@ pub mod extract;
 mod metrics;
 pub mod net;
 mod pages;
+mod progress;
 pub mod ratelimit;
 mod routes;
 mod signup;
@@ -101,6 +102,8 @@ pub struct AppState {
     /// Where test sends go (the same transport as all outgoing mail).
     pub transport: Option<Arc<dyn assent_engine::Transport>>,
     pub(crate) limits: Arc<Limits>,
+    /// Progress counts of sending campaigns, shared between requests.
+    pub(crate) progress: Arc<progress::ProgressCounts>,
 }
 
 pub(crate) struct Limits {
@@ -131,6 +134,7 @@ impl AppState {
             secrets,
             transport: None,
             limits: Arc::new(limits),
+            progress: Arc::default(),
         }
     }
 }

@@ -27,7 +27,7 @@ pub async fn guidelines() -> Json<Value> {
 }
 
 pub async fn campaign_json(state: &AppState, c: &Campaign) -> ApiResult<Value> {
-    let counts = state.store.delivery_counts(c.account_id, c.id).await?;
+    let counts = state.progress.get(state.store.as_ref(), c.account_id, c.id, c.status == "sending").await?;
     // Once started, the audience is the snapshot being queued; recounting
     // the lists (a scan of every subscription) on each progress poll would
     // cost seconds at a million contacts and compete with the sending.
