@@ -330,19 +330,19 @@ impl CampaignTemplate {
         }
         let shapes = self.sample_attributes();
         let contexts = sample_contexts(&shapes);
-        let mut keep = vec![true; self.spliced.len()];
-        for (keep, s) in keep.iter_mut().zip(&self.spliced) {
-            *keep = contexts.iter().all(|ctx| {
+        let candidates = std::mem::take(&mut self.spliced);
+        let same = |s: &SplicedPart| {
+            contexts.iter().all(|ctx| {
                 let values = Arc::new(ContextValues::new(ctx));
                 let root = Value::from_object(Root { values, html: s.part == TemplatePart::Html });
                 match (self.render_whole(s.part, root.clone()), self.render_spliced(s, root)) {
                     (Ok(whole), Some(spliced)) => whole == spliced,
                     _ => false,
                 }
-            });
-        }
-        let mut keep = keep.into_iter();
-        self.spliced.retain(|_| keep.next().unwrap_or(false));
+            })
+        };
+        let kept = candidates.into_iter().filter(same).collect();
+        self.spliced = kept;
     }
 
     fn render_derived(&self, ctx: &RenderContext<'_>) -> Result<String, TemplateError> {
