@@ -21,10 +21,10 @@ macro_rules! migrations {
 
 pub(crate) const SQLITE: &[Migration] = migrations!("sqlite":
     1 => "0001_foundation", 2 => "0002_signup", 3 => "0003_imports", 4 => "0004_campaigns",
-    5 => "0005_reputation", 6 => "0006_delivery_claims", 7 => "0007_pending_subscriptions");
+    5 => "0005_reputation", 6 => "0006_delivery_claims", 7 => "0007_pending_subscriptions", 8 => "0008_delivery_outcome_indexes");
 pub(crate) const POSTGRES: &[Migration] = migrations!("postgres":
     1 => "0001_foundation", 2 => "0002_signup", 3 => "0003_imports", 4 => "0004_campaigns",
-    5 => "0005_reputation", 6 => "0006_delivery_claims", 7 => "0007_pending_subscriptions");
+    5 => "0005_reputation", 6 => "0006_delivery_claims", 7 => "0007_pending_subscriptions", 8 => "0008_delivery_outcome_indexes");
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,

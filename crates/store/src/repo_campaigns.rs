@@ -498,13 +498,17 @@ macro_rules! impl_campaigns {
                 }
 
                 async fn delivery_counts(&self, account: AccountId, campaign: i64) -> Result<DeliveryCounts> {
+                    // Sent deliveries are not indexed by status (every outcome
+                    // would move an entry): sent is the total, from the primary
+                    // key, minus the rest, from `deliveries_unsent`. One
+                    // statement, so both read the same snapshot. The account is
+                    // checked on the campaign.
                     let rows = sqlx::query(
-                        // The account is checked on the campaign, so the count
-                        // reads only the (campaign, status) index: with the
-                        // account on every delivery row it visited the table
-                        // once per recipient, on every progress poll.
-                        "SELECT d.status, COUNT(*) AS n FROM campaigns c JOIN deliveries d ON d.campaign_id = c.id
-                         WHERE c.id = $2 AND c.account_id = $1 GROUP BY d.status",
+                        "SELECT '' AS status, COUNT(*) AS n FROM deliveries d
+                           WHERE d.campaign_id = $2 AND EXISTS (SELECT 1 FROM campaigns c WHERE c.id = $2 AND c.account_id = $1)
+                         UNION ALL
+                         SELECT d.status, COUNT(*) FROM deliveries d
+                           WHERE d.campaign_id = $2 AND d.status <> 'sent' GROUP BY d.status",
                     )
                     .bind(account.get())
                     .bind(campaign)
@@ -513,16 +517,20 @@ macro_rules! impl_campaigns {
                     let mut c = DeliveryCounts::default();
                     for r in rows {
                         let n: i64 = r.try_get("n")?;
-                        c.total += n;
                         match r.try_get::<String, _>("status")?.as_str() {
+                            "" => c.total = n,
                             "queued" => c.queued = n,
-                            "sent" => c.sent = n,
                             "deferred" => c.deferred = n,
                             "bounced" => c.bounced = n,
                             "failed" => c.failed = n,
                             _ => c.skipped = n,
                         }
                     }
+                    // Another account's campaign: nothing at all.
+                    if c.total == 0 {
+                        return Ok(DeliveryCounts::default());
+                    }
+                    c.sent = c.total - c.queued - c.deferred - c.bounced - c.failed - c.skipped;
                     Ok(c)
                 }
 

@@ -274,10 +274,15 @@ macro_rules! impl_reputation {
                 }
 
                 async fn campaign_activity(&self, account: AccountId, since: i64) -> Result<Vec<CampaignActivity>> {
+                    // Sent deliveries are not indexed by status: sent is the
+                    // total minus the rest. (SQLite uses a partial index only
+                    // when the query repeats its condition.)
                     let sql = sqlx::AssertSqlSafe(format!(
                         "SELECT c.id, c.name, c.status, c.started_at,
-                           (SELECT COUNT(*) FROM deliveries d WHERE d.campaign_id = c.id AND d.status = 'sent') AS sent,
-                           (SELECT COUNT(*) FROM deliveries d WHERE d.campaign_id = c.id AND d.status = 'bounced') AS bounced_sync
+                           (SELECT COUNT(*) FROM deliveries d WHERE d.campaign_id = c.id)
+                             - (SELECT COUNT(*) FROM deliveries d WHERE d.campaign_id = c.id AND d.status <> 'sent') AS sent,
+                           (SELECT COUNT(*) FROM deliveries d WHERE d.campaign_id = c.id AND d.status <> 'sent'
+                              AND d.status = 'bounced') AS bounced_sync
                          FROM campaigns c WHERE {ACTIVE_CAMPAIGN} ORDER BY c.id"
                     ));
                     let rows = sqlx::query(sql).bind(account.get()).bind(since).fetch_all(&self.pool).await?;
@@ -312,11 +317,11 @@ macro_rules! impl_reputation {
                 }
 
                 async fn account_activity(&self, account: AccountId, since: i64) -> Result<AccountActivity> {
-                    // Through the campaigns, so the delivery index on
-                    // (campaign_id, status) serves the count.
+                    // From the active campaigns to their deliveries (CROSS JOIN
+                    // fixes SQLite's join order), never a walk over all of them.
                     let sql = sqlx::AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-                         WHERE {ACTIVE_CAMPAIGN} AND d.account_id = $1 AND d.status = 'sent' AND d.sent_at >= $2"
+                        "SELECT COUNT(*) FROM campaigns c CROSS JOIN deliveries d
+                         WHERE d.campaign_id = c.id AND {ACTIVE_CAMPAIGN} AND d.account_id = $1 AND d.status = 'sent' AND d.sent_at >= $2"
                     ));
                     let sent: i64 = sqlx::query_scalar(sql).bind(account.get()).bind(since).fetch_one(&self.pool).await?;
                     let rows = sqlx::query(
@@ -350,9 +355,11 @@ macro_rules! impl_reputation {
                 }
 
                 async fn unrecorded_sync_bounces(&self, account: AccountId, campaign: i64, limit: i64) -> Result<Vec<SyncBounce>> {
+                    // The first status condition is that of `deliveries_unsent`,
+                    // so SQLite uses that index.
                     let rows = sqlx::query(
                         "SELECT d.contact_id, COALESCE(d.last_reply, '') AS last_reply FROM deliveries d
-                         WHERE d.campaign_id = $1 AND d.account_id = $2 AND d.status = 'bounced'
+                         WHERE d.campaign_id = $1 AND d.account_id = $2 AND d.status <> 'sent' AND d.status = 'bounced'
                            AND NOT EXISTS (SELECT 1 FROM report_events r WHERE r.campaign_id = d.campaign_id
                                            AND r.contact_id = d.contact_id AND r.kind IN ('hard', 'soft', 'policy'))
                          ORDER BY d.contact_id LIMIT $3",

@@ -319,10 +319,10 @@ async fn flags_are_set_once_and_listed_per_account(store: Arc<dyn Store>) {
 
 async fn outcomes_are_recorded_per_recipient_for_the_lease_owner(store: Arc<dyn Store>) {
     let store = store.as_ref();
-    let w = world(store, "delta", 6).await;
+    let w = world(store, "delta", 7).await;
     let now = assent_store_now();
     let c = store.get_campaign(w.account, w.campaign).await.expect("get").expect("campaign");
-    assert_eq!(store.claim_deliveries(&c, now, 100, 60_000, "w1").await.expect("claim").len(), 6);
+    assert_eq!(store.claim_deliveries(&c, now, 100, 60_000, "w1").await.expect("claim").len(), 7);
     let id = |i: usize| w.contacts[i].get();
     let later = now + 3_600_000;
     let outcomes = vec![
@@ -332,21 +332,22 @@ async fn outcomes_are_recorded_per_recipient_for_the_lease_owner(store: Arc<dyn 
         (id(2), DeliveryOutcome::Deferred { next_at: later, reply: "451 4.7.1 try later".into() }),
         (id(3), DeliveryOutcome::Bounced { reply: "550 5.1.1 unknown".into() }),
         (id(4), DeliveryOutcome::Skipped { reason: "role address".into() }),
+        (id(5), DeliveryOutcome::Failed { reply: "template error".into() }),
     ];
     // Another worker's outcomes touch nothing: it does not hold the lease.
     store.finish_deliveries(w.campaign, &outcomes, "w2").await.expect("finish as w2");
     let counts = store.delivery_counts(w.account, w.campaign).await.expect("counts");
-    assert_eq!((counts.queued, counts.sent), (6, 0));
+    assert_eq!((counts.queued, counts.sent), (7, 0));
     store.finish_deliveries(w.campaign, &outcomes, "w1").await.expect("finish");
     let counts = store.delivery_counts(w.account, w.campaign).await.expect("counts");
     assert_eq!(
-        (counts.total, counts.queued, counts.sent, counts.deferred, counts.bounced, counts.skipped),
-        (6, 1, 2, 1, 1, 1)
+        (counts.total, counts.queued, counts.sent, counts.deferred, counts.bounced, counts.failed, counts.skipped),
+        (7, 1, 2, 1, 1, 1, 1)
     );
     // Another account sees nothing of the campaign.
     let foreign = store.delivery_counts(AccountId(w.account.get() + 1000), w.campaign).await.expect("counts");
     assert_eq!(foreign.total, 0);
-    for (i, expected) in [(0, "sent"), (2, "deferred"), (3, "bounced"), (5, "queued")] {
+    for (i, expected) in [(0, "sent"), (2, "deferred"), (3, "bounced"), (5, "failed"), (6, "queued")] {
         let found = store.find_delivery(w.campaign, w.contacts[i]).await.expect("find").map(|d| d.status);
         assert_eq!(found.as_deref(), Some(expected), "recipient {i}");
     }
@@ -354,7 +355,7 @@ async fn outcomes_are_recorded_per_recipient_for_the_lease_owner(store: Arc<dyn 
     // back after its lease, the deferred one only when it is due.
     assert!(store.claim_deliveries(&c, now, 100, 60_000, "w3").await.expect("claim").is_empty());
     let again = store.claim_deliveries(&c, now + 120_000, 100, 60_000, "w3").await.expect("claim");
-    assert_eq!(again.iter().map(|d| d.member.contact).collect::<Vec<_>>(), vec![id(5)]);
+    assert_eq!(again.iter().map(|d| d.member.contact).collect::<Vec<_>>(), vec![id(6)]);
     let due = store.claim_deliveries(&c, later + 1, 100, 60_000, "w4").await.expect("claim");
     assert!(due.iter().any(|d| d.member.contact == id(2)), "the deferred recipient is due again");
     // A thousand outcomes in one call (more than one statement's chunk).
