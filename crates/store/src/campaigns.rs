@@ -104,7 +104,7 @@ pub struct Acceptance {
 /// One page of a campaign's audience (fan-out).
 #[derive(Debug, Clone, Default)]
 pub struct AudiencePage {
-    pub members: Vec<AudienceMember>,
+    pub members: Vec<AudienceEntry>,
     /// Where the next page starts (the last contact id looked at).
     pub next_after: i64,
     /// No contacts of the lists beyond this page.
@@ -122,6 +122,16 @@ pub struct AudienceCounts {
     pub suppressed: i64,
     pub import_not_approved: i64,
     pub purchase_category: i64,
+}
+
+/// One recipient of an audience page: what queuing a delivery needs (the
+/// rest is read when it is claimed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudienceEntry {
+    pub contact: i64,
+    /// The first of the campaign's lists the contact is confirmed on.
+    pub list: ListId,
+    pub email: String,
 }
 
 /// One contact that may be mailed.

@@ -285,9 +285,12 @@ macro_rules! impl_campaigns {
                 }
 
                 async fn enqueue_deliveries(&self, c: &Campaign, members: &[(i64, ListId, String)], after: i64, done: bool) -> Result<u64> {
-                    let mut tx = self.begin_write().await?;
-                    let mut inserted = 0;
-                    for chunk in members.chunks(crate::repo_imports::CHUNK) {
+                    // Each chunk is a statement of its own and only the last one
+                    // moves the cursor: the write lock is never held for a whole
+                    // page (outcome writes of the sending loop queue behind it),
+                    // and a page cut short by a crash is queued again from its
+                    // start, the rows already there skipped by the primary key.
+                    let insert = |chunk: &[(i64, ListId, String)]| {
                         let sql = sqlx::AssertSqlSafe(format!(
                             "INSERT INTO deliveries (campaign_id, contact_id, account_id, list_id, status, domain)
                              VALUES {} ON CONFLICT (campaign_id, contact_id) DO NOTHING",
@@ -297,7 +300,17 @@ macro_rules! impl_campaigns {
                         for (contact, list, domain) in chunk {
                             q = q.bind(c.id).bind(*contact).bind(c.account_id.get()).bind(list.get()).bind("queued").bind(domain);
                         }
-                        inserted += q.execute(&mut *tx).await?.rows_affected();
+                        q
+                    };
+                    let mut chunks: Vec<&[(i64, ListId, String)]> = members.chunks(crate::repo_imports::CHUNK).collect();
+                    let last = chunks.pop();
+                    let mut inserted = 0;
+                    for chunk in chunks {
+                        inserted += insert(chunk).execute(self.writer()).await?.rows_affected();
+                    }
+                    let mut tx = self.begin_write().await?;
+                    if let Some(chunk) = last {
+                        inserted += insert(chunk).execute(&mut *tx).await?.rows_affected();
                     }
                     sqlx::query("UPDATE campaigns SET fanout_after = $1, fanout_done = $2 WHERE id = $3")
                         .bind(after)
@@ -606,13 +619,23 @@ macro_rules! impl_campaigns {
                             upper = Some(upper.map_or(b, |u: i64| u.min(b)));
                         }
                     }
+                    // Only what queuing needs: the attributes are read when a
+                    // recipient is claimed. One list (the usual case) has one
+                    // subscription per contact and is read in contact order
+                    // from its index, with nothing to group or sort; several
+                    // are grouped per contact.
+                    let (grouped, list) = if lists.len() > 1 {
+                        ("GROUP BY s.contact_id, c.email", "MIN(s.list_id)")
+                    } else {
+                        ("", "s.list_id")
+                    };
                     let sql = sqlx::AssertSqlSafe(format!(
-                        "SELECT c.id, MIN(s.list_id) AS list_id, c.email, c.attributes, MIN(s.origin) AS origin
+                        "SELECT s.contact_id AS id, {list} AS list_id, c.email
                          FROM subscriptions s JOIN contacts c ON c.id = s.contact_id LEFT JOIN imports i ON i.id = s.import_id
                          WHERE s.account_id = $1 AND s.list_id IN ({lists}) AND s.contact_id > $3 AND s.contact_id <= $4
                            AND s.status = 'confirmed' AND {approved} AND {category}
                            AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.account_id = $1 AND x.address_hash = c.address_hash)
-                         GROUP BY c.id, c.email, c.attributes ORDER BY c.id",
+                         {grouped} ORDER BY s.contact_id",
                         approved = approved_sql(),
                         category = category_sql("$2"),
                         lists = in_list(5, lists),
@@ -625,12 +648,10 @@ macro_rules! impl_campaigns {
                     let members = rows
                         .iter()
                         .map(|r| {
-                            Ok(AudienceMember {
+                            Ok(AudienceEntry {
                                 contact: r.try_get("id")?,
                                 list: ListId(r.try_get("list_id")?),
                                 email: r.try_get("email")?,
-                                attributes: r.try_get("attributes")?,
-                                origin: r.try_get("origin")?,
                             })
                         })
                         .collect::<Result<Vec<_>>>()?;

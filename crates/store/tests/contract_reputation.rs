@@ -401,6 +401,60 @@ macro_rules! contract {
     };
 }
 
+async fn audience_pages_list_each_confirmed_contact_once(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let w = world(store, "theta", 5).await;
+    let second = store.create_list(w.account, "Offers", "").await.expect("list").id;
+    let subscribe = |contact: ContactId, list: ListId, status: SubscriptionStatus| PutSubscription {
+        contact,
+        list,
+        expected: None,
+        status,
+        origin: "contract".into(),
+        evidence: json!({"contract_ref": "K"}),
+    };
+    // Contact 1 is on both lists, 3 only unsubscribed from the second; a
+    // contact only on the second list comes after the others.
+    let put = subscribe(w.contacts[1], second, SubscriptionStatus::Confirmed);
+    assert!(store.put_subscription(w.account, &put).await.expect("subscribe"));
+    let put = subscribe(w.contacts[3], second, SubscriptionStatus::Unsubscribed);
+    assert!(store.put_subscription(w.account, &put).await.expect("subscribe"));
+    let (only_second, _) =
+        store.upsert_contact(w.account, &addr("late@theta.example"), &serde_json::Map::new()).await.expect("contact");
+    let put = subscribe(only_second.id, second, SubscriptionStatus::Confirmed);
+    assert!(store.put_subscription(w.account, &put).await.expect("subscribe"));
+    // Contact 4 is suppressed: never in a page.
+    let hard = NewReportEvent { source: "smtp".into(), ..report(&w, 4, ReportEventKind::Hard, assent_store_now()) };
+    assert!(store.record_report(w.account, &hard, &hard_effect()).await.expect("hard").suppressed);
+
+    let ids = |page: &assent_store::AudiencePage| page.members.iter().map(|m| m.contact).collect::<Vec<_>>();
+    let c = |i: usize| w.contacts[i].get();
+    let one = store.audience_page(w.account, &[w.list], None, 0, 100).await.expect("page");
+    assert_eq!(ids(&one), vec![c(0), c(1), c(2), c(3)]);
+    assert!(one.done);
+    assert!(one.members.iter().all(|m| m.list == w.list));
+    assert_eq!(one.members[0].email, "p0@theta.example");
+
+    let both = store.audience_page(w.account, &[w.list, second], None, 0, 100).await.expect("page");
+    assert_eq!(ids(&both), vec![c(0), c(1), c(2), c(3), only_second.id.get()]);
+    let on_both = both.members.iter().find(|m| m.contact == c(1)).expect("contact on both lists");
+    assert_eq!(on_both.list, w.list.min(second), "the first of the lists");
+
+    // Pages of two, each starting where the last one ended.
+    let mut after = 0;
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let page = store.audience_page(w.account, &[w.list, second], None, after, 2).await.expect("page");
+        assert!(page.members.len() <= 2);
+        seen.extend(ids(&page));
+        after = page.next_after;
+        if page.done {
+            break;
+        }
+    }
+    assert_eq!(seen, ids(&both));
+}
+
 contract!(
     hard_bounce_suppresses_once_and_writes_history,
     soft_bounces_escalate_within_the_window,
@@ -408,4 +462,5 @@ contract!(
     reports_stay_in_their_account,
     flags_are_set_once_and_listed_per_account,
     outcomes_are_recorded_per_recipient_for_the_lease_owner,
+    audience_pages_list_each_confirmed_contact_once,
 );
