@@ -202,7 +202,7 @@ async fn claim(
     if let Ok(turn) = fanning.clone().try_lock_owned() {
         let (store, policy, page) = (store.clone(), policy.clone(), config.fanout_page);
         let (account, id) = (c.account_id, c.id);
-        // Detached; `Deliverer::send_leased` waits for its turn before it
+        // Detached; `Deliverer::send_batch` waits for the turn before it
         // returns, so pages of one campaign never overlap.
         drop(tokio::spawn(async move {
             let _turn = turn;
@@ -289,7 +289,8 @@ impl Deliverer {
         Ok(busy)
     }
 
-    /// Fans out a page and sends one batch of a campaign.
+    /// Sends one batch of a campaign (and the batches chained after it),
+    /// queuing its audience pages as it goes.
     pub async fn step(&self, c: Campaign, shutdown: &watch::Receiver<bool>) -> assent_store::Result<bool> {
         let busy = !c.fanout_done;
         let prepared =
