@@ -29,6 +29,19 @@ def op(summary, responses, tag, request=None, params=None, security="bearer", ex
 
 text = {"type": "string"}
 nullable_text = {"type": ["string", "null"]}
+# A value that must say something: not empty and not only spaces.
+said = lambda n: {"type": "string", "minLength": 1, "maxLength": n, "pattern": "[^\\s\\u0085]"}
+none_word = {"type": "string", "pattern": "^\\s*[Nn][Oo][Nn][Ee]\\s*$"}
+# Domains as mail needs them: at least two labels of at most 63 characters.
+# Letters beyond ASCII are Latin-1's (internationalised names are also
+# accepted in other scripts where IDNA allows them).
+letter = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u00ff"
+label = f"[{letter}0-9](?:[-{letter}0-9]{{0,61}}[{letter}0-9])?"
+domain_pattern = f"(?:{label}\\.)+[{letter}](?:[-{letter}0-9]{{0,61}}[{letter}0-9])?"
+address = {"type": "string", "minLength": 3, "maxLength": 254, "pattern": f"^[^@\\s]{{1,64}}@{domain_pattern}$"}
+# Pages: larger limits are served as the largest page, not refused.
+def limit(default, most): return {"name": "limit", "in": "query", "schema": {"type": "integer", "format": "int64"},
+    "description": f"page size, default {default}; values below 1 count as 1 and above {most} as {most}"}
 schemas = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
         "required": ["code", "message"], "properties": {"code": text, "message": text, "field": nullable_text}}}},
@@ -39,16 +52,25 @@ schemas = {
         "updated_at": {"type": "string", "format": "date-time"}}},
     "CreateAccount": {"type": "object", "additionalProperties": False, "required": ["name", "owner_email"],
         "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "owner_email": {"type": "string", "format": "email"}}},
-    "Decision": {"type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": 2000}}},
-    "Imprint": {"type": "object", "additionalProperties": False, "properties": {k: {"type": ["string", "null"], "maxLength": 500} for k in
-        ["name", "legal_form", "representative", "street", "postal_code", "city", "country", "email", "phone",
-         "register_court", "register_number", "vat_id"]},
+    "Decision": {"type": "object", "additionalProperties": False, "properties": {"reason": {"type": ["string", "null"], "maxLength": 2000}}},
+    "ReasonedDecision": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": {"reason": said(2000)}},
+    "Imprint": {"type": "object", "additionalProperties": False,
+        "required": ["name", "legal_form", "representative", "street", "postal_code", "city", "country", "email", "phone", "register_number", "vat_id"],
+        "properties": {**{k: said(500) for k in ["name", "legal_form", "representative", "street", "postal_code", "city", "country",
+            "register_number"]},
+            "vat_id": {**said(500), "anyOf": [{"pattern": "[0-9]"}, none_word]},
+            "email": address,
+            "phone": {"type": "string", "maxLength": 500, "pattern": "^[-+()/. ]*([0-9][-+()/. ]*){6,}$"},
+            "register_court": {"type": ["string", "null"], "maxLength": 500}},
+        "if": {"properties": {"register_number": {"not": none_word}}},
+        "then": {"required": ["register_court"], "properties": {"register_court": {**said(500), "not": none_word}}},
+        "else": {"properties": {"register_court": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^\\s*$"}, none_word]}}},
         "description": "DDG §5 imprint. All fields are required; register_number and vat_id may be the word \"none\"."},
-    "Audit": {"type": "object", "additionalProperties": False, "required": ["imprint"], "properties": {
-        "imprint": ref("Imprint"), "website": text, "list_origins": text, "consent_collection": text,
+    "Audit": {"type": "object", "additionalProperties": False, "required": ["imprint", "website", "list_origins", "consent_collection", "expected_monthly_volume"], "properties": {
+        "imprint": ref("Imprint"), "website": said(10000), "list_origins": said(10000), "consent_collection": said(10000),
         "expected_monthly_volume": {"type": "integer", "minimum": 0}}},
     "CreateToken": {"type": "object", "additionalProperties": False, "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 100}, "role": {"type": "string", "enum": ["owner", "editor", "viewer"]}}},
+        "name": {"type": ["string", "null"], "minLength": 1, "maxLength": 100}, "role": {"type": ["string", "null"], "enum": ["owner", "editor", "viewer", None]}}},
     "NewToken": {"type": "object", "required": ["id", "token"], "properties": {"id": {"type": "integer"},
         "token": {"type": "string", "description": "the secret, shown only in this answer"}, "name": text, "role": text}},
     "Token": {"type": "object", "properties": {"id": {"type": "integer"}, "name": text, "role": text,
@@ -56,9 +78,9 @@ schemas = {
     "List": {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "integer"}, "name": text,
         "description": text, "created_at": text, "updated_at": text}},
     "CreateList": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 2000}}},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": ["string", "null"], "maxLength": 2000}}},
     "UpdateList": {"type": "object", "additionalProperties": False, "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": "string", "maxLength": 2000}}},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": ["string", "null"], "maxLength": 2000}}},
     "Consent": {"type": "object", "additionalProperties": False, "required": ["origin"], "properties": {
         "origin": {"type": "string", "enum": ["double_opt_in", "purchase", "business_card", "offline_form", "co_registration", "contract"],
                    "description": "Forbidden origins (purchased_list, scraped, single_opt_in, verbal, b2b_without_consent, third_party, membership, social_network) are refused with 422 and an explanation."},
@@ -88,7 +110,7 @@ schemas = {
     "Suppression": {"type": "object", "properties": {"address_hash": text, "reason": {"type": "string",
         "enum": ["unsubscribed", "hard_bounce", "soft_bounce", "complaint", "erased", "manual"]}, "created_at": text}},
     "SuppressionBody": {"type": "object", "additionalProperties": False, "required": ["email"], "properties": {
-        "email": text, "reason": {"type": "string", "enum": ["manual"]}}},
+        "email": address, "reason": {"type": ["string", "null"], "enum": ["manual", None]}}},
 }
 
 paths = {
@@ -102,7 +124,7 @@ paths = {
         "get": op("List accounts (operator)", ok("accounts", {"type": "object", "properties": {"accounts": {"type": "array", "items": ref("Account")}}}), "operator")},
     "/api/v1/accounts/{id}": {"get": op("An account with imprint, audit and history (operator)", ok("account", ref("Account")), "operator", params=ID("account"), extra_errors=("404",))},
     **{f"/api/v1/accounts/{{id}}/{a}": {"post": op(f"{a.capitalize()} an account (operator); reject and suspend need a reason", ok("account", ref("Account")), "operator",
-        body(ref("Decision"), required=(a != "activate")), ID("account"), extra_errors=("404", "409"))} for a in ["activate", "reject", "suspend"]},
+        body(ref("Decision"), False) if a == "activate" else body(ref("ReasonedDecision")), ID("account"), extra_errors=("404", "409"))} for a in ["activate", "reject", "suspend"]},
     "/api/v1/accounts/{id}/tokens": {"post": op("Create a token for an account (operator bootstrap)", ok("created", ref("NewToken"), "201"), "operator", body(ref("CreateToken"), False), ID("account"), extra_errors=("404",))},
     "/api/v1/account": {"get": op("The calling account", ok("account", ref("Account")), "account")},
     "/api/v1/account/audit": {"put": op("Submit the audit with the DDG §5 imprint", ok("account", ref("Account")), "account", body(ref("Audit")), extra_errors=("409",))},
@@ -120,7 +142,7 @@ paths = {
     "/api/v1/contacts": {
         "post": op("Add a contact with declared consent (active accounts only)", {**ok("created", ref("Contact"), "201"), **ok("already known; merged", ref("Contact"))}, "contacts", body(ref("CreateContact")), extra_errors=("409",)),
         "get": op("Find a contact by ?email= or page through contacts (?after=&limit=)", ok("contacts", {"type": "object", "properties": {"contacts": {"type": "array", "items": ref("Contact")}, "next_after": {"type": ["integer", "null"]}}}), "contacts",
-            params=[{"name": "email", "in": "query", "schema": text}, {"name": "after", "in": "query", "schema": {"type": "integer"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
+            params=[{"name": "email", "in": "query", "schema": address}, {"name": "after", "in": "query", "schema": {"type": "integer", "format": "int64"}}, limit(100, 1000)])},
     "/api/v1/contacts/{id}": {
         "get": op("A contact with subscriptions and the full consent history", ok("contact", ref("Contact")), "contacts", params=ID("contact"), extra_errors=("404",)),
         "delete": op("Erase a contact (keeps a hashed suppression entry and the consent proof)", {"204": {"description": "erased"}}, "contacts", params=ID("contact"), extra_errors=("404",))},
@@ -133,7 +155,7 @@ paths = {
         "patch": op("Change a form", ok("form", ref("Form")), "forms", body(ref("UpdateForm")), [{"name": "id", "in": "path", "required": True, "schema": text}], extra_errors=("404",))},
     "/api/v1/suppressions": {
         "get": op("The suppression list (?email= checks one address)", ok("suppressions", {"type": "object", "properties": {"suppressions": {"type": "array", "items": ref("Suppression")}}}), "suppressions",
-            params=[{"name": "email", "in": "query", "schema": text}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000}}]),
+            params=[{"name": "email", "in": "query", "schema": address}, limit(1000, 10000)]),
         "post": op("Suppress an address by hand", {**ok("created", ref("Suppression"), "201"), **ok("already suppressed", ref("Suppression"))}, "suppressions", body(ref("SuppressionBody"))),
         "delete": op("Lift a manual or soft-bounce suppression (others are permanent: 409)", {"204": {"description": "lifted"}}, "suppressions", body(ref("SuppressionBody")), extra_errors=("404", "409"))},
 }
@@ -153,18 +175,17 @@ upload = {"required": True, "content": {"multipart/form-data": {"schema": {"type
     "evidence_columns": {"type": "string", "description": "JSON: evidence field → column"},
     "mapping": {"type": "string", "description": "JSON: header renames, e.g. {\"E-Mail\": \"email\"}"},
     "encoding": {"type": "string", "enum": ["auto", "utf-8", "windows-1252", "latin1"]}, "delimiter": {"type": "string", "enum": [",", ";", "tab"]}}}}}}
-decision = body({"type": "object", "additionalProperties": False, "properties": {"reason": {"type": "string", "maxLength": 2000}}}, False)
 paths.update({
     "/api/v1/imports": {
         "post": op("Upload a CSV import with declared consent (active accounts)", ok("accepted", ref("Import"), "202"), "imports", upload),
         "get": op("The account's imports", ok("imports", {"type": "object", "properties": {"imports": {"type": "array", "items": ref("Import")}}}), "imports")},
     "/api/v1/imports/{id}": {"get": op("Status, counts, progress and rejected rows", ok("import", ref("Import")), "imports", params=ID("import"), extra_errors=("404",))},
     "/api/v1/imports/{id}/report": {"get": {"summary": "Rejected rows as CSV (line,address,reason)", "tags": ["imports"], "parameters": ID("import"),
-        "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": text}}}, "401": err("unauthorized"), "404": err("not found")}}},
-    "/api/v1/imports/{id}/approve": {"post": op("Approve an import in review (operator)", ok("import", ref("Import")), "operator", decision, ID("import"), extra_errors=("404", "409"))},
-    "/api/v1/imports/{id}/reject": {"post": op("Reject an import in review (operator; reason required; removes its new contacts)", ok("import", ref("Import")), "operator", decision, ID("import"), extra_errors=("404", "409"))},
+        "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": text}}}, "401": err("unauthorized"), "403": err("not an account token"), "404": err("not found")}}},
+    "/api/v1/imports/{id}/approve": {"post": op("Approve an import in review (operator)", ok("import", ref("Import")), "operator", body(ref("Decision"), False), ID("import"), extra_errors=("404", "409"))},
+    "/api/v1/imports/{id}/reject": {"post": op("Reject an import in review (operator; reason required; removes its new contacts)", ok("import", ref("Import")), "operator", body(ref("ReasonedDecision")), ID("import"), extra_errors=("404", "409"))},
     "/api/v1/operator/imports": {"get": op("Imports waiting for review (operator)", ok("imports", {"type": "object", "properties": {"imports": {"type": "array", "items": ref("Import")}}}), "operator",
-        params=[{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
+        params=[limit(100, 1000)])},
 })
 schemas["SenderDomain"] = {"type": "object", "required": ["id", "domain", "verified", "records"], "properties": {
     "id": {"type": "integer"}, "domain": text, "verified": {"type": "boolean"}, "verified_at": nullable_text, "verified_by": nullable_text,
@@ -188,11 +209,12 @@ paths.update({
         "responses": {"200": {"description": "guidelines", "content": {"application/json": {"schema": {"type": "object", "properties": {"version": text, "text": text}}}}}}}},
     "/api/v1/sender-domains": {
         "post": op("Add a sender domain: generates RSA-2048 and Ed25519 DKIM keys and returns the DNS records to publish", ok("created", ref("SenderDomain"), "201"), "sender-domains",
-            body({"type": "object", "additionalProperties": False, "required": ["domain"], "properties": {"domain": text}}), extra_errors=("409",)),
+            body({"type": "object", "additionalProperties": False, "required": ["domain"], "properties": {"domain": {"type": "string", "minLength": 3, "maxLength": 243, "pattern": f"^{domain_pattern}\\.?$"}}}), extra_errors=("409",)),
         "get": op("The account's sender domains", ok("domains", {"type": "object", "properties": {"sender_domains": {"type": "array", "items": ref("SenderDomain")}}}), "sender-domains")},
     "/api/v1/sender-domains/{id}": {"get": op("One sender domain", ok("domain", ref("SenderDomain")), "sender-domains", params=ID("sender domain"), extra_errors=("404",))},
     "/api/v1/sender-domains/{id}/verify": {"post": op("Check the DNS records (the operator may verify by hand with force + reason)", ok("domain", ref("SenderDomain")), "sender-domains",
-        body({"type": "object", "additionalProperties": False, "properties": {"force": {"type": "boolean"}, "reason": text}}, False), ID("sender domain"), extra_errors=("404",))},
+        body({"type": "object", "additionalProperties": False, "properties": {"force": {"type": "boolean"}, "reason": {"type": ["string", "null"], "maxLength": 2000}},
+            "if": {"required": ["force"], "properties": {"force": {"const": True}}}, "then": {"required": ["reason"], "properties": {"reason": said(2000)}}}, False), ID("sender domain"), extra_errors=("404",))},
     "/api/v1/campaigns": {
         "post": op("Create a campaign draft (templates are checked and CSS-inlined)", ok("created", ref("Campaign"), "201"), "campaigns", body(ref("CampaignBody"))),
         "get": op("The account's campaigns", ok("campaigns", {"type": "object", "properties": {"campaigns": {"type": "array", "items": ref("Campaign")}}}), "campaigns")},
@@ -229,7 +251,7 @@ paths.update({
     "/f/{form}": {
         "get": {"summary": "Hosted sign-up form", "tags": ["public"], "security": [], "parameters": formid, "responses": {"200": html("form page"), "404": html("unknown form")}},
         "post": {"summary": "Submit a sign-up (email, consent=yes, form fields); never reveals whether an address is known", "tags": ["public"], "security": [], "parameters": formid,
-                 "requestBody": fields, "responses": {"200": html("check your inbox"), "303": {"description": "to the form's success_url"}, "413": html("too large"), "422": html("invalid address or missing consent"), "429": html("rate limited")}}},
+                 "requestBody": fields, "responses": {"200": html("check your inbox"), "303": {"description": "to the form's success_url"}, "404": html("unknown form"), "413": html("too large"), "422": html("invalid address or missing consent"), "429": html("rate limited")}}},
     "/f/{form}/embed": {"get": {"summary": "Embeddable HTML form snippet", "tags": ["public"], "security": [], "parameters": formid, "responses": {"200": html("snippet"), "404": {"description": "unknown form"}}}},
     "/c/{token}": {
         "get": {"summary": "Confirmation page (confirms through its own POST; a GET alone never confirms)", "tags": ["public"], "security": [], "parameters": token, "responses": {"200": html("page"), "404": html("invalid link"), "410": html("expired")}},

@@ -52,9 +52,12 @@ fn body_rejection(rejection: axum::extract::rejection::BytesRejection) -> ApiErr
     }
 }
 
+/// Every request body of the API is a JSON object. serde also fills a
+/// struct from an array (`[null, null]`), so a body that parsed is still
+/// refused unless it is an object.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -68,7 +71,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let code = if inner.is_syntax() || inner.is_eof() { "malformed_json" } else { "invalid_field" };
         let err = ApiError::bad_request(code, format!("invalid JSON body: {message}"));
         if field == "." { err } else { err.with_field(field) }
-    })
+    })?;
+    // What parsed is valid JSON, so its first byte tells an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "not_an_object",
+            "the request body must be a JSON object, like {\"name\": \"…\"}",
+        ));
+    }
+    Ok(value)
 }
 
 fn quoted_name(message: &str) -> Option<String> {

@@ -45,6 +45,13 @@ async fn pending_account_cannot_import_until_audited_and_activated() {
     }
     assert!(err["error"]["message"].as_str().expect("message").contains("phone"));
 
+    // An answer too long for the operator to read is refused, not cut.
+    let mut audit = TestApp::complete_audit();
+    audit["consent_collection"] = json!("x".repeat(10_001));
+    let (status, err) = app.call("PUT", "/api/v1/account/audit", Some(&token), Some(audit)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (422, Some("too_long")), "{err}");
+    assert_eq!(err["error"]["field"], "consent_collection");
+
     // Complete audit → still pending, until the operator activates.
     let (status, body) = app.call("PUT", "/api/v1/account/audit", Some(&token), Some(TestApp::complete_audit())).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("pending_audit")), "{body}");

@@ -33,6 +33,9 @@ async fn malformed_json_is_400_with_the_field() {
         (r#"{"name": "x", "colour": "red"}"#, "invalid_field", Some("colour")),
         (r#"{"description": "no name"}"#, "invalid_field", Some("name")),
         (r#"[]"#, "invalid_field", None),
+        // serde would fill the struct from an array; a body is an object.
+        (r#"["x", null]"#, "not_an_object", None),
+        (r#" ["x"]"#, "not_an_object", None),
     ];
     for (body, code, field) in cases {
         let resp = send(body).await.expect("send");

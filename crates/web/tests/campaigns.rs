@@ -94,6 +94,9 @@ async fn verify_by_operator(app: &TestApp, s: &Setup) {
     assert_eq!(status, 403);
     let (status, _) = app.call("POST", &path, Some(&app.operator_token), Some(json!({"force": true}))).await;
     assert_eq!(status, 422, "a reason is required");
+    let long = json!({"force": true, "reason": "x".repeat(2001)});
+    let (status, err) = app.call("POST", &path, Some(&app.operator_token), Some(long)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (422, Some("too_long")), "recorded whole or refused: {err}");
     let (status, d) = app
         .call("POST", &path, Some(&app.operator_token), Some(json!({"force": true, "reason": "DNS checked by phone"})))
         .await;

@@ -309,6 +309,10 @@ async fn operator_review_for_new_accounts_and_risky_files() {
     wait(&app, &token, id).await;
     let (status, _) = app.call("POST", &format!("/api/v1/imports/{id}/reject"), Some(&app.operator_token), None).await;
     assert_eq!(status, 422, "a rejection needs a reason");
+    let long = json!({"reason": "x".repeat(2001)});
+    let (status, err) =
+        app.call("POST", &format!("/api/v1/imports/{id}/reject"), Some(&app.operator_token), Some(long)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (422, Some("too_long")), "shown to the customer whole: {err}");
     let (status, done) = app
         .call(
             "POST",

@@ -32,6 +32,9 @@ pub async fn show(State(state): State<AppState>, auth: AccountAuth) -> ApiResult
     Ok(Json(body))
 }
 
+/// The most characters of each free-text answer of the audit.
+const MAX_AUDIT_TEXT: usize = 10_000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditBody {
@@ -56,13 +59,27 @@ pub async fn submit_audit(
     let next =
         account.status.apply(AccountAction::SubmitAudit).map_err(|e| ApiError::conflict(e.code(), e.to_string()))?;
 
+    // Refused rather than cut: the operator audits what the customer wrote.
+    for (field, v) in [
+        ("website", &body.website),
+        ("list_origins", &body.list_origins),
+        ("consent_collection", &body.consent_collection),
+    ] {
+        if v.as_deref().is_some_and(|v| v.chars().count() > MAX_AUDIT_TEXT) {
+            return Err(ApiError::unprocessable(
+                "too_long",
+                format!("{field} is longer than {MAX_AUDIT_TEXT} characters; shorten it"),
+            )
+            .with_field(field));
+        }
+    }
     let mut missing: Vec<String> = Vec::new();
     let mut text = |v: &Option<String>, field: &str| -> String {
         let v = v.as_deref().map(str::trim).unwrap_or_default();
         if v.is_empty() {
             missing.push(field.to_string());
         }
-        v.chars().take(10_000).collect()
+        v.to_string()
     };
     let website = text(&body.website, "website");
     let list_origins = text(&body.list_origins, "list_origins");

@@ -133,7 +133,7 @@ pub async fn decide_account(
     actor: &str,
     ip: Option<String>,
 ) -> ApiResult<Account> {
-    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = super::decision_reason(reason.as_deref())?;
     // A refusal or suspension must tell the customer why (it is recorded
     // and shown to them); an activation may go without words.
     if matches!(action, AccountAction::Reject | AccountAction::Suspend) && reason.is_none() {
@@ -148,11 +148,6 @@ pub async fn decide_account(
             ),
         )
         .with_field("reason"));
-    }
-    if let Some(r) = &reason
-        && r.chars().count() > 2000
-    {
-        return Err(ApiError::unprocessable("too_long", "reason is longer than 2000 characters").with_field("reason"));
     }
     let account = store.get_account(id).await?.ok_or_else(|| ApiError::not_found("account"))?;
     // Suspended accounts come back with "activate" (the operator's word for

@@ -116,7 +116,7 @@ pub async fn verify(
         if !matches!(caller, Caller::Operator { .. }) {
             return Err(ApiError::forbidden("operator_only", "only the operator may verify a domain by hand"));
         }
-        let reason = body.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| {
+        let reason = super::decision_reason(body.reason.as_deref())?.ok_or_else(|| {
             ApiError::unprocessable("missing_field", "say why the domain is verified by hand").with_field("reason")
         })?;
         let check = json!({"forced": true, "reason": reason, "at": rfc3339(assent_engine::now_ms())});

@@ -291,10 +291,7 @@ async fn decide(
     approve: bool,
 ) -> ApiResult<Json<Value>> {
     let id = path_id(&id, "import")?;
-    let reason = body
-        .and_then(|ApiJson(d)| d.reason)
-        .map(|r| r.trim().chars().take(2000).collect::<String>())
-        .unwrap_or_default();
+    let reason = super::decision_reason(body.and_then(|ApiJson(d)| d.reason).as_deref())?.unwrap_or_default();
     if !approve && reason.is_empty() {
         return Err(ApiError::unprocessable("missing_field", "give the customer a reason for the rejection")
             .with_field("reason"));

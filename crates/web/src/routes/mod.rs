@@ -94,6 +94,21 @@ pub(crate) fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(what))
 }
 
+/// The most characters of an operator's reason for a decision.
+pub(crate) const MAX_REASON: usize = 2000;
+
+/// An operator's reason for a decision: trimmed, `None` when blank, and
+/// refused when longer than [`MAX_REASON`] (it is recorded and shown to the
+/// customer whole, so it is never cut).
+pub(crate) fn decision_reason(reason: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+    if r.chars().count() > MAX_REASON {
+        return Err(ApiError::unprocessable("too_long", format!("reason is longer than {MAX_REASON} characters"))
+            .with_field("reason"));
+    }
+    Ok(Some(r.to_string()))
+}
+
 /// Trims a required text field and bounds its length.
 pub(crate) fn required_text(value: &str, field: &'static str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();

@@ -50,6 +50,22 @@ pub struct Body {
     reason: Option<String>,
 }
 
+impl Body {
+    /// The address; a reason, if given, can only be `manual` (the others
+    /// are Assent's own and neither added nor named by hand).
+    fn address(&self) -> ApiResult<EmailAddress> {
+        let email = EmailAddress::parse(&self.email).map_err(|e| ApiError::from(e).with_field("email"))?;
+        if self.reason.as_deref().is_some_and(|r| r != "manual") {
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                "only manual suppressions can be added or lifted here",
+            )
+            .with_field("reason"));
+        }
+        Ok(email)
+    }
+}
+
 pub async fn add(
     State(state): State<AppState>,
     auth: AccountAuth,
@@ -57,12 +73,7 @@ pub async fn add(
     ApiJson(body): ApiJson<Body>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_write()?;
-    let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::from(e).with_field("email"))?;
-    if body.reason.as_deref().is_some_and(|r| r != "manual") {
-        return Err(
-            ApiError::unprocessable("invalid_field", "only manual suppressions can be added here").with_field("reason")
-        );
-    }
+    let email = body.address()?;
     let hash = SuppressionHash::of(&email);
     let created = state.store.suppress(auth.account(), &hash, SuppressionReason::Manual).await?;
     record(&state, &auth, ip, "suppression.add", &hash).await?;
@@ -78,7 +89,7 @@ pub async fn remove(
     ApiJson(body): ApiJson<Body>,
 ) -> ApiResult<StatusCode> {
     auth.require_write()?;
-    let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::from(e).with_field("email"))?;
+    let email = body.address()?;
     let hash = SuppressionHash::of(&email);
     let entry =
         state.store.suppression(auth.account(), &hash).await?.ok_or_else(|| ApiError::not_found("suppression"))?;
