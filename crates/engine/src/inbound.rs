@@ -388,7 +388,14 @@ impl InboundProcessor {
                 self.actions.complaint(t, detail).await?;
             }
             ReportKind::Bounce => {
-                let Some(r) = worst_failure(&report.recipients) else {
+                // The message went to this contact alone; a report that also
+                // names other addresses (quoted from the original, or of a
+                // whole list) is about the contact's own entry when it has one.
+                let own = match self.actions.store.get_contact(t.account, t.contact).await? {
+                    Some(c) => EmailAddress::parse(&c.email).ok(),
+                    None => None,
+                };
+                let Some(r) = failure_for(&report.recipients, own.as_ref()) else {
                     tracing::debug!(format = report.format, "bounce without a failed recipient (delay warning?)");
                     return Ok(());
                 };
@@ -450,16 +457,31 @@ impl InboundProcessor {
     }
 }
 
+/// When the report names `own` (the address the message was sent to), the
+/// failure among its entries, if any (a delay warning for it is no failure
+/// of someone else's); otherwise the one that matters most of all.
+fn failure_for<'r>(recipients: &'r [RecipientResult], own: Option<&EmailAddress>) -> Option<&'r RecipientResult> {
+    let is_own = |r: &&RecipientResult| {
+        own.zip(r.recipient.as_deref().and_then(|a| EmailAddress::parse(a).ok()))
+            .is_some_and(|(own, named)| named.normalized() == own.normalized())
+    };
+    if recipients.iter().any(|r| is_own(&r)) {
+        worst_failure(recipients.iter().filter(is_own))
+    } else {
+        worst_failure(recipients)
+    }
+}
+
 /// The failed recipient that matters most (hard over soft over policy);
 /// `delayed` DSN entries are warnings, not failures.
-fn worst_failure(recipients: &[RecipientResult]) -> Option<&RecipientResult> {
+fn worst_failure<'r>(recipients: impl IntoIterator<Item = &'r RecipientResult>) -> Option<&'r RecipientResult> {
     let rank = |c: BounceClass| match c {
         BounceClass::Hard => 0,
         BounceClass::Soft => 1,
         BounceClass::Policy => 2,
     };
     recipients
-        .iter()
+        .into_iter()
         .filter(|r| r.class.is_some() && !r.action.as_deref().is_some_and(|a| a.eq_ignore_ascii_case("delayed")))
         .min_by_key(|r| r.class.map_or(3, rank))
 }
@@ -640,6 +662,35 @@ mod tests {
         let hard = RecipientResult { class: Some(BounceClass::Hard), ..soft.clone() };
         let picked = worst_failure(&[delayed, soft, hard]).and_then(|r| r.class);
         assert_eq!(picked, Some(BounceClass::Hard));
+    }
+
+    #[test]
+    fn the_contacts_own_entry_decides() {
+        let entry = |to: &str, class, action: &str| RecipientResult {
+            recipient: Some(to.into()),
+            class: Some(class),
+            action: Some(action.into()),
+            ..RecipientResult::default()
+        };
+        let own = EmailAddress::parse("Jane@Example.org").expect("address");
+        // An address quoted from the original (a list's, say) failed hard;
+        // the contact's own entry is a soft failure: soft it is.
+        let report = [
+            entry("list@lists.example", BounceClass::Hard, "failed"),
+            entry("jane@example.org", BounceClass::Soft, "failed"),
+        ];
+        let picked = failure_for(&report, Some(&own)).and_then(|r| r.recipient.as_deref());
+        assert_eq!(picked, Some("jane@example.org"));
+        // Only delayed for the contact: no failure, whatever else is named.
+        let report = [
+            entry("list@lists.example", BounceClass::Hard, "failed"),
+            entry("jane@example.org", BounceClass::Soft, "delayed"),
+        ];
+        assert!(failure_for(&report, Some(&own)).is_none());
+        // Not named (a forwarded address failed): the worst entry, as before.
+        let report = [entry("jane@elsewhere.example", BounceClass::Hard, "failed")];
+        assert_eq!(failure_for(&report, Some(&own)).and_then(|r| r.class), Some(BounceClass::Hard));
+        assert_eq!(failure_for(&report, None).and_then(|r| r.class), Some(BounceClass::Hard));
     }
 
     #[test]
