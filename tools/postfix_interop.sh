@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Sends a campaign through a real Postfix and takes its real bounces back:
+#  * Assent hands N messages to Postfix (STARTTLS required, self-signed
+#    certificate accepted); Postfix delivers them to /root/Maildir, where
+#    every message must carry two DKIM signatures that dkimpy verifies with
+#    the published keys and parse without defects in Python's `email`;
+#  * three recipients `unknownN@…` are refused by Postfix (5.1.1), whose
+#    own DSNs go to the VERP address and so to Assent's inbound listener:
+#    each of the three must end up suppressed as a hard bounce.
+#   tools/postfix_interop.sh [N, default 300]
+# Needs root and Debian's postfix (`apt-get install postfix`); it
+# RECONFIGURES THE MACHINE'S POSTFIX (port 2526, every recipient to root's
+# Maildir), so run it on a throwaway test machine only. Needs
+# `pip install dkimpy pynacl`. Exits non-zero when a check fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-300}"
+PF_PORT=2526
+IN_PORT=2525
+cargo build --release -q -p assent
+T="${CARGO_TARGET_DIR:-target}/release"
+[ -x "$T/assent" ] || T=/var/cache/assent-target/release
+
+# Postfix: listens on 127.0.0.1:$PF_PORT, takes mail for any domain into
+# root's Maildir, refuses unknown* with 5.1.1, and relays mail for bounce.*
+# (Assent's VERP domain) to Assent's inbound listener.
+cat > /etc/postfix/assent_virtual <<VIRT
+/^((unknown|bounces\\+|unsubscribe\\+).*)\$/ \$1
+/.*/ root@localhost
+VIRT
+cat > /etc/postfix/assent_transport <<TRANS
+/@bounce\\./ smtp:[127.0.0.1]:$IN_PORT
+/^unknown/ error:5.1.1 <unknown> User unknown
+TRANS
+postconf -e "myhostname = mx.test.example" "mydestination = localhost, mx.test.example" "myorigin = mx.test.example" \
+    "inet_interfaces = loopback-only" "inet_protocols = ipv4" "relay_domains = static:ALL" "virtual_alias_domains =" \
+    "virtual_alias_maps = regexp:/etc/postfix/assent_virtual" "transport_maps = regexp:/etc/postfix/assent_transport" \
+    "smtpd_recipient_restrictions = permit_mynetworks, reject" "mynetworks = 127.0.0.0/8" "home_mailbox = Maildir/" \
+    "alias_maps =" "alias_database =" "smtp_tls_security_level = may" "maillog_file = /var/log/postfix.log"
+sed -i -E "s/^(smtp|127\\.0\\.0\\.1:[0-9]+)( +inet +n +- +[yn-] +- +- +smtpd)/127.0.0.1:$PF_PORT\\2/" /etc/postfix/master.cf
+postfix status >/dev/null 2>&1 && postfix reload >/dev/null 2>&1 || postfix start >/dev/null 2>&1
+for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null && break; sleep 0.1; done
+
+WORK=$(mktemp -d)
+PID=""
+trap '[ -z "$PID" ] || kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+MAILDIR=/root/Maildir/new
+mkdir -p "$MAILDIR"
+python3 bench/gen_contacts.py "$N" "$WORK/contacts.csv" >/dev/null
+for i in 1 2 3; do echo "unknown$i@mail.example.net,Un,Known$i,Berlin,2020-01-01" >> "$WORK/contacts.csv"; done
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+http=$(port)
+ASSENT_DATABASE_URL="sqlite://$WORK/a.db" ASSENT_LOG=warn ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
+ASSENT_IMPORT_DIR="$WORK/imports" \
+    "$T/assent" serve --http "127.0.0.1:$http" --public-url https://news.interop.example --roles web,worker,inbound \
+    --inbound-smtp "127.0.0.1:$IN_PORT" --relay "smtp://127.0.0.1:$PF_PORT?tls=required&tls_insecure=true" > "$WORK/serve.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done
+op=$(grep -o 'assent_[A-Za-z0-9_-]*' "$WORK/serve.log" | head -n1)
+api="http://127.0.0.1:$http/api/v1"
+j() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -X "$2" "$api$3" ${4:+-d "$4"}; }
+acc=$(j "$op" POST /accounts '{"name":"Interop GmbH","owner_email":"owner@interop.example"}' | field '["id"]')
+tok=$(j "$op" POST "/accounts/$acc/tokens" | field '["token"]')
+j "$tok" PUT /account/audit '{"imprint":{"name":"Interop GmbH","legal_form":"GmbH","representative":"I. Nterop","street":"Hauptstr. 1","postal_code":"10115","city":"Berlin","country":"DE","email":"impressum@interop.example","phone":"+49 30 123456","register_court":"AG Berlin","register_number":"HRB 1","vat_id":"DE123456789"},"website":"https://interop.example","list_origins":"shop","consent_collection":"checkout","expected_monthly_volume":1000}' >/dev/null
+j "$op" POST "/accounts/$acc/activate" >/dev/null
+list=$(j "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
+ASSENT_DATABASE_URL="sqlite://$WORK/a.db" ASSENT_LOG=warn "$T/assent" import "$WORK/contacts.csv" --account "$acc" --list "$list" \
+    --origin contract --evidence '{"contract_ref":"interop","notice_text":"We may email you."}' --quiet > "$WORK/import.json"
+j "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
+domain=$(j "$tok" POST /sender-domains '{"domain":"news.interop.example"}' | field '["id"]')
+j "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"interop test"}' > "$WORK/domain.json"
+# Non-ASCII in every header and part, a line longer than 998 octets and a
+# line that starts with a dot (SMTP dot-stuffing).
+HTML=$(python3 -c 'import json; print(json.dumps("<html><body><h1>Hallo {{ first_name }} aus {{ city }}!</h1><p>Grüße – “quotes” € " + "x" * 1200 + " end.</p>\n.leading dot\n<p><a href=\"{{ unsubscribe_url }}\">Abmelden</a></p><p>{{ imprint }}</p></body></html>"))')
+campaign=$(j "$tok" POST /campaigns "{\"name\":\"Interop\",\"subject\":\"Grüße für {{ first_name }} – Herbst\",\"from_email\":\"hello@news.interop.example\",\"from_name\":\"Zoë's Shop\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
+version=$(j "$tok" GET /guidelines | field '["version"]')
+START=$(date +%s)
+j "$tok" POST "/campaigns/$campaign/send" "{\"accept_guidelines\":true,\"guidelines_version\":\"$version\"}" >/dev/null
+for _ in $(seq 1 600); do [ "$(j "$tok" GET "/campaigns/$campaign" | field '["status"]')" = sent ] && break; sleep 1; done
+echo "campaign counts: $(j "$tok" GET "/campaigns/$campaign" | field '["counts"]')"
+# Postfix accepted all of them; all but the three unknown must reach the Maildir.
+WANT=$(( $(j "$tok" GET "/campaigns/$campaign" | field '["counts"]["sent"]') - 3 ))
+status=0
+# The three DSNs: Postfix sends them within a second or two.
+for i in 1 2 3; do
+    s=""
+    for _ in $(seq 1 30); do
+        s=$(j "$tok" GET "/contacts?email=unknown$i@mail.example.net" | field '["contacts"][0]["suppressed"]')
+        [ "$s" = hard_bounce ] && break
+        sleep 1
+    done
+    echo "unknown$i@mail.example.net suppressed: $s"
+    [ "$s" = hard_bounce ] || status=1
+done
+WORK="$WORK" START="$START" N="$WANT" python3 - <<'PY' || status=1
+import glob, json, os, subprocess, sys
+work, start, n = os.environ["WORK"], int(os.environ["START"]), int(os.environ["N"])
+d = json.load(open(f"{work}/domain.json"))
+json.dump({r["name"].rstrip("."): r["value"] for r in d["records"] if "_domainkey" in r["name"]}, open(f"{work}/keys.json", "w"))
+files = [f for f in glob.glob("/root/Maildir/new/*") if os.path.getmtime(f) >= start]
+files = [f for f in files if b"news.interop.example" in open(f, "rb").read()]
+dkim_bad = mime_bad = 0
+for f in files:
+    # Maildir keeps LF line ends; SMTP and DKIM see CRLF.
+    raw = open(f, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    open(f"{work}/msg.eml", "wb").write(raw)
+    r = subprocess.run(["python3", "crates/mail/tests/dkim_verify.py", f"{work}/msg.eml", f"{work}/keys.json"], capture_output=True, text=True)
+    if r.returncode != 0 or len(json.loads(r.stdout).get("results", [])) != 2:
+        dkim_bad += 1
+        print("DKIM failed:", f, r.stdout.strip()[:300])
+    m = json.loads(subprocess.run(["python3", "crates/mail/tests/mime_check.py", f"{work}/msg.eml"], capture_output=True, text=True).stdout)
+    if m.get("defects"):
+        mime_bad += 1
+        print("MIME defects:", f, m["defects"])
+print(f"delivered by Postfix: {len(files)}, want {n}; DKIM failures: {dkim_bad}; MIME defects: {mime_bad}")
+sys.exit(0 if len(files) == n and dkim_bad == 0 and mime_bad == 0 else 1)
+PY
+exit "$status"
