@@ -8,7 +8,7 @@
 //! recipient starts at a blank line or a second `Final-Recipient`, and a
 //! group with no recipient of its own is merged into the one before.
 
-use super::fields::{Field, address_value, address_value_cased, field_groups, strip_type};
+use super::fields::{Field, address_value, address_value_cased, field_groups, find_addresses, strip_type};
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Dsn {
@@ -50,9 +50,28 @@ impl DsnRecipient {
         self.remote_mta = self.remote_mta.take().or(o.remote_mta);
     }
 
+    /// The address the sender used (RFC 3464 §2.3.1 `Original-Recipient`)
+    /// when it is a whole address: that is what was sent to, while
+    /// `Final-Recipient` may be an internal alias after forwarding or
+    /// rewriting (`user@sims-ms-daemon`, a local mailbox name).
     pub fn recipient(&self) -> Option<&str> {
-        self.final_recipient.as_deref().or(self.original_recipient.as_deref())
+        let original = self.original_recipient.as_deref().filter(|a| is_full_address(a));
+        original.or(self.final_recipient.as_deref()).or(self.original_recipient.as_deref())
     }
+
+    /// The comment of `Status: 5.0.0 (recipient reached disk quota)`, the
+    /// only explanation some MTAs give.
+    fn status_comment(&self) -> Option<String> {
+        let s = self.status.as_deref()?;
+        let open = s.find('(')?;
+        let close = s.rfind(')').filter(|&c| c > open)?;
+        let c = s[open + 1..close].trim();
+        (!c.is_empty()).then(|| c.to_owned())
+    }
+}
+
+fn is_full_address(a: &str) -> bool {
+    find_addresses(a).first().is_some_and(|r| r.start == 0 && r.end == a.len())
 }
 
 /// At most this many recipients are reported from one DSN.
@@ -90,6 +109,11 @@ pub(crate) fn parse(text: &str) -> Dsn {
         }
     }
     dsn.recipients.truncate(MAX_RECIPIENTS);
+    for r in &mut dsn.recipients {
+        if r.diagnostic.is_none() {
+            r.diagnostic = r.status_comment();
+        }
+    }
     dsn
 }
 
@@ -163,5 +187,15 @@ mod tests {
         assert_eq!(d.recipients.len(), 2);
         assert_eq!(d.recipients[1].status.as_deref(), Some("5.2.2"));
         assert_eq!(d.recipients[1].diagnostic.as_deref(), Some("552 full"));
+    }
+
+    #[test]
+    fn original_recipient_and_status_comment() {
+        let t = "Reporting-MTA: dns;x\n\nAction: failed\nStatus: 5.0.0 (recipient reached disk quota)\nOriginal-recipient: rfc822;a@example.com\nFinal-recipient: rfc822;a@sims-ms-daemon\n";
+        let d = parse(t);
+        assert_eq!(d.recipients[0].recipient(), Some("a@example.com"));
+        assert_eq!(d.recipients[0].diagnostic.as_deref(), Some("recipient reached disk quota"));
+        let t = "Final-Recipient: rfc822; b@example.com\nOriginal-Recipient: rfc822; b\nAction: failed\n";
+        assert_eq!(parse(t).recipients[0].recipient(), Some("b@example.com"));
     }
 }

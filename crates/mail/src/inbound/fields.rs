@@ -125,13 +125,25 @@ pub(crate) fn find_addresses(s: &str) -> Vec<std::ops::Range<usize>> {
             start -= 1;
         }
         let mut end = at + 1;
-        while end < b.len() && is_domain_byte(b[end]) {
+        // A domain has no empty label: Sendmail's "user@host... User
+        // unknown" ends the address at the dots.
+        while end < b.len() && is_domain_byte(b[end]) && !(b[end] == b'.' && b.get(end + 1) == Some(&b'.')) {
             end += 1;
         }
         // Quotes, dots and '=' (quoted-printable leftovers) are not how an
         // address in running text begins.
         while start < at && matches!(b[start], b'\'' | b'`' | b'.' | b'=' | b'/' | b'|' | b'{' | b'}' | b'?') {
             start += 1;
+        }
+        // X.400 and Exchange write the address type before it:
+        // "dda:SMTP=user@example.com", "RFC822=user@example.com".
+        for prefix in ["smtp=", "rfc822="] {
+            if let Some(p) = s.get(start..at)
+                && p.len() > prefix.len()
+                && p.get(..prefix.len()).is_some_and(|x| x.eq_ignore_ascii_case(prefix))
+            {
+                start += prefix.len();
+            }
         }
         while end > at + 1 && matches!(b[end - 1], b'.' | b'-') {
             end -= 1;
@@ -272,6 +284,9 @@ mod tests {
         let s = "Remote Server returned '<user.name+tag@Example.COM>' and 'x@y.co'. Not cid:image001.png@01D2C3F4.5A6B7C80 nor a@b";
         let found: Vec<&str> = find_addresses(s).into_iter().map(|r| &s[r]).collect();
         assert_eq!(found, ["user.name+tag@Example.COM", "x@y.co"]);
+        let s = "dda:SMTP=userx@example.COM; 550 b@example.net...User unknown";
+        let found: Vec<&str> = find_addresses(s).into_iter().map(|r| &s[r]).collect();
+        assert_eq!(found, ["userx@example.COM", "b@example.net"]);
         assert_eq!(address_value("rfc822; <User@Example.com>").as_deref(), Some("user@example.com"));
         assert_eq!(address_value("rfc822;user@example.com").as_deref(), Some("user@example.com"));
         assert_eq!(address_value("utf-8; jöe@bücher.example").as_deref(), Some("jöe@bücher.example"));

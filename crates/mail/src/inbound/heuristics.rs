@@ -15,7 +15,7 @@
 //! The MTA markers only decide *whether* a message is a bounce and name its
 //! format; they never gate the extraction.
 
-use assent_domain::bounce::{EnhancedStatus, Pairs, find_reply_code};
+use assent_domain::bounce::{BounceReason, EnhancedStatus, Pairs, find_reply_code};
 
 use super::fields::{Indexed, contains_any, find_addresses};
 
@@ -32,6 +32,7 @@ const BODY_MARKERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("james", &["this is the james mail server"]),
+    ("smail", &["failed addresses follow", "message log follows"]),
     (
         "exim",
         &[
@@ -185,6 +186,9 @@ const GENERIC_MARKERS: &[&str] = &[
     "wasn't able to deliver",
     "was not able to deliver",
     "could not be sent",
+    "has been returned",
+    "encountered delivery problems",
+    "message not delivered to the following",
 ];
 
 const SUBJECT_MARKERS: &[&str] = &[
@@ -233,6 +237,9 @@ const SUBJECT_MARKERS: &[&str] = &[
     "not delivered",
     "[bounce]",
     "returned message",
+    "mail failed",
+    "failed mail",
+    "delivery warning",
 ];
 
 /// Words that say the message is still being retried: a warning, not a
@@ -252,6 +259,7 @@ const DELAY_MARKERS: &[&str] = &[
     "message delayed",
     "you do not need to resend",
     "no action is required on your part",
+    "has been postponed",
 ];
 
 const SUBJECT_DELAY: &[&str] = &["delay", "warning: could not send", "still being retried", "verzögert", "retardé"];
@@ -277,6 +285,10 @@ const SEPARATORS: &[&str] = &[
     "original message header",
     "the body of the message is",
     "undelivered message headers",
+    "unsent message below",
+    "original message as received",
+    "original message details",
+    "message text follows",
     "copy of the original message",
     "text of the original message",
     "kopie der nachricht",
@@ -321,6 +333,25 @@ const SENDER_CONTEXT: &[&str] = &[
     "envelope-from",
     "errors-to",
     "msgid",
+];
+
+/// Text right before an address that makes it an example or a suggestion
+/// ("if mike@… fails, try michael@…", "finger NAME@directory…").
+const SUGGESTION_CONTEXT: &[&str] = &[" try ", "e.g.", "for example", "such as", "finger ", " if ", "instead of "];
+
+/// Local parts that stand for "an address" in instructions.
+const PLACEHOLDER_LOCALS: &[&str] = &["name", "yourname", "your.name", "username", "firstname.lastname", "first.last"];
+
+/// Lines that introduce the list of failed recipients (lower-case). What
+/// precedes them is a summary of the original ("To: list@…, Cc: …").
+const FAILED_LIST_HEADINGS: &[&str] = &[
+    "did not reach the following recipient",
+    "following recipient",
+    "following address",
+    "following user",
+    "delivery has failed to these recipients",
+    "failed addresses follow",
+    "not delivered to the following",
 ];
 
 const MAX_LINES: usize = 4000;
@@ -465,7 +496,14 @@ pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String], know
     for (i, line) in lines.iter().enumerate() {
         for r in find_addresses(line) {
             let addr = line[r.clone()].to_lowercase();
-            if is_excluded(&addr, excluded) || is_sender_context(&line[..r.start]) {
+            // A suggestion may begin on the line before ("e.g., if\n  a@b fails").
+            let before = &line[..r.start];
+            let prev = if before.trim().is_empty() && i > 0 { lines[i - 1] } else { "" };
+            if is_excluded(&addr, excluded)
+                || is_sender_context(before)
+                || is_suggestion(before, &addr)
+                || (!prev.is_empty() && is_suggestion(prev, &addr))
+            {
                 continue;
             }
             occ.push((i, addr));
@@ -473,6 +511,14 @@ pub(crate) fn extract(region: &str, excluded: &[String], listed: &[String], know
                 break;
             }
         }
+    }
+
+    // Addresses above the failed-recipient list are the original's
+    // summary, when the list itself names someone.
+    if let Some(h) = lines.iter().position(|l| contains_any(&super::fields::lower(l), FAILED_LIST_HEADINGS))
+        && occ.iter().any(|(i, _)| *i >= h)
+    {
+        occ.retain(|(i, _)| *i >= h);
     }
 
     let mut recipients: Vec<String> = Vec::new();
@@ -561,8 +607,29 @@ fn is_sender_context(before: &str) -> bool {
     contains_any(&tail, SENDER_CONTEXT)
 }
 
+/// An address offered as an example or alternative, not one that failed.
+fn is_suggestion(before: &str, addr: &str) -> bool {
+    let local = addr.split('@').next().unwrap_or_default();
+    if PLACEHOLDER_LOCALS.contains(&local) {
+        return true;
+    }
+    let mut start = before.len().saturating_sub(24);
+    while !before.is_char_boundary(start) {
+        start += 1;
+    }
+    // A leading space lets " try " match at the start of the line too.
+    let tail = format!(" {} ", super::fields::lower(&before[start..]).trim_end());
+    contains_any(&tail, SUGGESTION_CONTEXT)
+}
+
 fn is_error_line(line: &str) -> bool {
-    EnhancedStatus::find_in(line).is_some() || find_reply_code(line).is_some()
+    EnhancedStatus::find_in(line).is_some() || find_reply_code(line).is_some_and(|c| !is_phone_number(line, c))
+}
+
+/// "(480) 624-2500": a telephone area code, not an SMTP reply.
+fn is_phone_number(line: &str, code: u16) -> bool {
+    let pat = format!("({code}) ");
+    line.find(&pat).is_some_and(|i| line[i + pat.len()..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// End (exclusive) of the lines that belong to the occurrence at `i`.
@@ -630,6 +697,90 @@ fn tidy(s: &str) -> String {
         c.truncate(cut);
     }
     c
+}
+
+/// Wording of older MTAs that the shared classifier does not know, with
+/// the reason it names. Used only where the classifier finds none.
+const REASON_HINTS: &[(BounceReason, &[&str])] = &[
+    (
+        BounceReason::UserUnknown,
+        &[
+            // Exchange 5.5 / X.400: "The recipient name is not recognized".
+            "recipient name is not recognized",
+            "user not known",
+            // Ipswitch IMail.
+            "invalid final delivery userid",
+            // ph directory lookup (phquery) found nobody by that name.
+            "no matches to nameserver query",
+        ],
+    ),
+    (
+        BounceReason::MailboxFull,
+        &["mailfolder is full", "mail folder is full", "exceeding their quota", "exceeding its quota"],
+    ),
+    (BounceReason::MessageTooBig, &["maximum incoming message size"]),
+];
+
+/// The reason an unusual wording names; `None` when it names none we know.
+pub(crate) fn reason_hint(diagnostic: &str) -> Option<BounceReason> {
+    let d = super::fields::lower(diagnostic);
+    if let Some((r, _)) = REASON_HINTS.iter().find(|(_, phrases)| contains_any(&d, phrases)) {
+        return Some(*r);
+    }
+    // "Delivery failed 20 attempts": the queue gave up (IMail).
+    (d.contains("delivery failed") && d.contains(" attempts")).then_some(BounceReason::Expired)
+}
+
+/// Bare mailbox names (no domain) listed under a failed-recipient heading,
+/// as AOL lists screen names. The caller qualifies them with the
+/// reporting domain.
+pub(crate) fn bare_names(region: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_list = false;
+    for line in region.lines().take(MAX_LINES) {
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let lower = super::fields::lower(t);
+        if t.ends_with(':') && contains_any(&lower, &["following recipient", "following address", "following user"]) {
+            in_list = true;
+            continue;
+        }
+        let name = !t.is_empty()
+            && t.len() <= 64
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
+            && t.bytes().any(|b| b.is_ascii_alphabetic());
+        if in_list && name && out.len() < MAX_RECIPIENTS {
+            out.push(lower);
+        } else {
+            in_list = false;
+        }
+    }
+    out
+}
+
+/// The distinct envelope recipients named by `Received: … for <x>` lines
+/// (quoted with `>` or not) in a copy of the original message.
+pub(crate) fn received_for(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines().take(MAX_LINES) {
+        let lower = super::fields::lower(line);
+        if !lower.trim_start_matches(['>', ' ']).starts_with("received:") {
+            continue;
+        }
+        let Some(at) = lower.find(" for <") else { continue };
+        let rest = &lower[at + 6..];
+        let Some(end) = rest.find('>') else { continue };
+        let a = &rest[..end];
+        if find_addresses(a).first().is_some_and(|r| r.start == 0 && r.end == a.len()) && !out.iter().any(|o| o == a) {
+            out.push(a.to_owned());
+        }
+        if out.len() > 8 {
+            break;
+        }
+    }
+    out
 }
 
 /// The diagnostic the text gives for `recipient`, for DSNs whose

@@ -198,7 +198,7 @@ pub fn parse_report(raw: &[u8]) -> InboundReport {
 /// delivery even when the report quotes nothing of the original.
 pub fn parse_report_with_envelope(raw: &[u8], envelope_rcpt: Option<&str>) -> InboundReport {
     let raw = &raw[..raw.len().min(MAX_INPUT)];
-    let mut report = parse_inner(raw);
+    let mut report = parse_inner(raw, 0);
     resolve_verp(&mut report, raw, envelope_rcpt);
     report
 }
@@ -307,7 +307,7 @@ impl Top {
 
     fn sent_by_daemon(&self) -> bool {
         let local = self.from.as_deref().and_then(|f| f.split('@').next()).unwrap_or_default();
-        matches!(local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mailer_daemon")
+        matches!(local, "mailer-daemon" | "postmaster" | "mail-daemon" | "mailerdaemon" | "mailer_daemon" | "mdaemon")
             || local.starts_with("microsoftexchange")
             || local.starts_with("mailer-daemon")
             || fields::contains_any(
@@ -331,6 +331,9 @@ struct Parts<'a> {
     delivery_status: Option<Cow<'a, str>>,
     feedback_report: Option<Cow<'a, str>>,
     original: Option<OriginalRefs>,
+    /// The returned message when it is itself a delivery report: a
+    /// gateway that forwards a DSN wrapped in its own notice.
+    inner_report: Option<&'a [u8]>,
 }
 
 fn scan_parts<'a>(msg: &'a Message<'a>) -> Parts<'a> {
@@ -350,6 +353,13 @@ fn scan_parts<'a>(msg: &'a Message<'a>) -> Parts<'a> {
             }
         } else if is("message", "rfc822") || is("message", "global") || is("message", "rfc822-headers") {
             if p.original.is_none() {
+                if let PartType::Message(m) = &part.body
+                    && m.content_type()
+                        .and_then(|ct| ct.attribute("report-type"))
+                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("delivery-status"))
+                {
+                    p.inner_report = Some(m.raw_message());
+                }
                 p.original = match &part.body {
                     PartType::Message(m) => Some(original_refs(m)),
                     _ => mime_parse(part.contents(), true).map(|m| original_refs(&m)),
@@ -409,7 +419,10 @@ fn readable_text(msg: &Message<'_>) -> String {
     out
 }
 
-fn parse_inner(raw: &[u8]) -> InboundReport {
+/// How deep wrapped reports are unwrapped.
+const MAX_NESTING: u8 = 2;
+
+fn parse_inner(raw: &[u8], depth: u8) -> InboundReport {
     // A bare JSON notification (a saved webhook body) has no headers.
     let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if matches!(first, Some(b'{' | b'['))
@@ -423,6 +436,17 @@ fn parse_inner(raw: &[u8]) -> InboundReport {
     let top = Top::read(&msg);
     let parts = scan_parts(&msg);
     let subject = Some(top.subject.clone()).filter(|s| !s.is_empty());
+    if parts.delivery_status.is_none()
+        && parts.feedback_report.is_none()
+        && depth < MAX_NESTING
+        && let Some(inner) = parts.inner_report
+    {
+        let mut r = parse_inner(inner, depth + 1);
+        if r.kind == ReportKind::Bounce {
+            r.subject = subject;
+            return r;
+        }
+    }
 
     let mut report = if parts.feedback_report.is_some() || top.report_type.as_deref() == Some("feedback-report") {
         from_arf(&top, parts)
@@ -525,6 +549,7 @@ fn failure(
 ) -> RecipientResult {
     let diag = diagnostic.map(|d| clean_diagnostic(&d)).filter(|d| !d.is_empty());
     let mut c = classify(status.filter(|s| !s.is_success()), None, diag.as_deref().unwrap_or_default());
+    let hint = hint.or_else(|| diag.as_deref().and_then(heuristics::reason_hint));
     if let Some(h) = hint
         && matches!(c.reason, BounceReason::Other | BounceReason::Temporary)
     {
@@ -637,6 +662,9 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
     };
     let has_error = text_has_error_line(region);
     let daemon = top.sent_by_daemon();
+    // A mailer daemon returning a message, or naming why a mailbox cannot
+    // take it, is reporting a failure even without a known wording.
+    let daemon_bounce = daemon && (original.is_some() || names_mailbox_reason(&top.subject, region));
 
     let kind = if forced_bounce {
         ReportKind::Bounce
@@ -646,7 +674,10 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
         ReportKind::Bounce
     } else if top.auto.replied {
         ReportKind::AutoReply
-    } else if (det.generic && (daemon || top.null_return_path || has_error)) || (daemon && has_error) {
+    } else if (det.generic && (daemon || top.null_return_path || has_error || bounce_subject.is_some()))
+        || (daemon && has_error)
+        || daemon_bounce
+    {
         ReportKind::Bounce
     } else if ((top.auto.automatic || top.null_return_path) && autoreply::body_says_away(&region_index))
         || auto_subject.is_some()
@@ -667,8 +698,17 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
             excluded.extend(o.from.clone());
             excluded.extend(o.return_path.clone());
             let action = if det.delayed { "delayed" } else { "failed" };
-            for f in heuristics::extract(region, &excluded, &top.failed_recipients, o.to.as_deref()) {
-                let rcpt = f.recipient.or_else(|| o.to.clone());
+            // The original's To stands for the recipient only when it is
+            // not one of the report's own addresses.
+            let own: Vec<&String> = top.to.iter().chain(top.delivered_to.iter()).chain(top.from.iter()).collect();
+            let known = o.to.clone().filter(|t| !own.contains(&t));
+            let mut found = heuristics::extract(region, &excluded, &top.failed_recipients, known.as_deref());
+            if found.iter().all(|f| f.recipient.is_none()) {
+                found = fallback_recipients(top, region, &excluded, known.as_deref()).unwrap_or(found);
+            }
+            narrow_to_envelope(&mut found, text.get(region.len()..).unwrap_or_default());
+            for f in found {
+                let rcpt = f.recipient.or_else(|| known.clone());
                 r.recipients.push(failure(rcpt, None, f.diagnostic, action, None));
             }
             r.original = o;
@@ -690,6 +730,70 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
             r
         }
     }
+}
+
+/// When a text names several addresses without an SMTP reply for any of
+/// them (contacts, examples, directory entries), the returned message's
+/// own `Received: … for <x>` names the one it was sent to.
+fn narrow_to_envelope(found: &mut Vec<heuristics::Found>, returned: &str) {
+    if found.len() < 2 || found.iter().any(|f| f.diagnostic.as_deref().is_some_and(text_has_error_line)) {
+        return;
+    }
+    let envelope = heuristics::received_for(returned);
+    let [only] = envelope.as_slice() else { return };
+    if found.iter().any(|f| f.recipient.as_deref() == Some(only.as_str())) {
+        found.retain(|f| f.recipient.as_deref() == Some(only.as_str()));
+    }
+}
+
+/// Second tries for a bounce text that named nobody.
+fn fallback_recipients(
+    top: &Top,
+    region: &str,
+    excluded: &[String],
+    known: Option<&str>,
+) -> Option<Vec<heuristics::Found>> {
+    // Some gateways set the failed address as the report's own
+    // X-Original-To / Delivered-To.
+    let not_delivered: Vec<String> = excluded.iter().filter(|e| !top.delivered_to.contains(e)).cloned().collect();
+    if not_delivered.len() < excluded.len() {
+        let found = heuristics::extract(region, &not_delivered, &top.failed_recipients, known);
+        if found.iter().any(|f| f.recipient.is_some()) {
+            return Some(found);
+        }
+    }
+    // Bare mailbox names from a provider's daemon are at its domain.
+    let domain = top.from.as_deref().filter(|_| top.sent_by_daemon())?.rsplit_once('@')?.1;
+    let names = heuristics::bare_names(region);
+    if names.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = names.iter().map(|n| format!("{n}@{domain}")).collect();
+    Some(heuristics::extract(region, excluded, &listed, None))
+}
+
+/// `true` when the subject or text names a reason a mailbox cannot take
+/// mail (user unknown, host unknown, full, disabled, …).
+fn names_mailbox_reason(subject: &str, region: &str) -> bool {
+    let mut text = String::with_capacity(subject.len() + 1 + region.len().min(4096));
+    text.push_str(subject);
+    text.push('\n');
+    let mut cut = region.len().min(4096);
+    while !region.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.push_str(&region[..cut]);
+    let reason = heuristics::reason_hint(&text).unwrap_or(classify(None, None, &text).reason);
+    matches!(
+        reason,
+        BounceReason::UserUnknown
+            | BounceReason::HostUnknown
+            | BounceReason::NullMx
+            | BounceReason::Moved
+            | BounceReason::SyntaxError
+            | BounceReason::MailboxFull
+            | BounceReason::Disabled
+    )
 }
 
 fn text_has_error_line(region: &str) -> bool {
