@@ -199,7 +199,9 @@ counts = {"type": "object", "properties": {k: {"type": "integer"} for k in ["tot
 schemas["Campaign"] = {"type": "object", "required": ["id", "status", "counts"], "properties": {
     "id": {"type": "integer"}, "name": text, "subject": text, "from_email": text, "list_ids": {"type": "array", "items": {"type": "integer"}},
     "status": {"type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
-    "acceptance": {"type": ["object", "null"]}, "audience": {"type": "object", "description": "Before the start: eligible contacts and the count per exclusion reason. Once the campaign has started: {eligible: recipients queued so far, snapshot: true, complete: whether the whole audience is queued}."}, "counts": counts}}
+    "acceptance": {"type": ["object", "null"]}, "audience": {"type": "object", "description": "Before the start: eligible contacts and the count per exclusion reason. Once the campaign has started: {eligible: recipients queued so far, snapshot: true, complete: whether the whole audience is queued}."}, "counts": counts,
+    "reports": {"type": "object", "description": "What came back, each recipient once per kind: bounces by class (from the SMTP dialogue and from DSNs), complaints and unsubscribes.",
+        "properties": {k: {"type": "integer"} for k in ["hard", "soft", "policy", "complaint", "unsubscribe"]}}}}
 preflight = {"type": "object", "required": ["ok", "failures"], "properties": {"ok": {"type": "boolean"}, "failures": {"type": "array", "items": {"type": "object", "properties": {"code": text, "message": text}}}}}
 send_body = body({"type": "object", "additionalProperties": False, "required": ["accept_guidelines", "guidelines_version"], "properties": {
     "accept_guidelines": {"type": "boolean", "const": True}, "guidelines_version": text, "send_at": {"type": "string", "format": "date-time"}}})

@@ -317,6 +317,11 @@ async fn bounces_complaints_and_unsubscribes_come_back_over_smtp() {
     let c7 = contact(&app, &s.token, &to(7)).await;
     assert_eq!((c7["suppressed"].as_str(), sub_status(&c7)), (None, "confirmed"), "{c7}");
 
+    // The campaign shows what came back, each kind once.
+    let id = i64::from_str_radix(&campaign_of(&first[0].verp), 16).expect("campaign id");
+    let (_, c) = app.call("GET", &format!("/api/v1/campaigns/{id}"), Some(&s.token), None).await;
+    assert_eq!(c["reports"], json!({"hard": 1, "soft": 1, "policy": 1, "complaint": 1, "unsubscribe": 1}), "{c}");
+
     // The account sees its rates.
     let (status, rep) = app.call("GET", "/api/v1/reputation", Some(&s.token), None).await;
     assert_eq!(status, 200, "{rep}");

@@ -273,6 +273,22 @@ macro_rules! impl_reputation {
                     rows.iter().map(event_from).collect()
                 }
 
+                async fn campaign_reports(&self, account: AccountId, campaign: i64) -> Result<ReportCounts> {
+                    // The campaign leads the unique (campaign, contact, kind) index.
+                    let rows = sqlx::query(
+                        "SELECT kind, COUNT(*) AS n FROM report_events WHERE campaign_id = $1 AND account_id = $2 GROUP BY kind",
+                    )
+                    .bind(campaign)
+                    .bind(account.get())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let mut counts = ReportCounts::default();
+                    for r in &rows {
+                        counts.add(report_kind(&r.try_get::<String, _>("kind")?)?, r.try_get("n")?);
+                    }
+                    Ok(counts)
+                }
+
                 async fn campaign_activity(&self, account: AccountId, since: i64) -> Result<Vec<CampaignActivity>> {
                     // Sent deliveries are not indexed by status: sent is the
                     // total minus the rest. (SQLite uses a partial index only

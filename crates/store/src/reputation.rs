@@ -249,6 +249,10 @@ pub trait Reputation: Send + Sync {
     ) -> Result<i64>;
     /// Newest first, of the account or of one of its campaigns.
     async fn report_events(&self, account: AccountId, campaign: Option<i64>, limit: i64) -> Result<Vec<ReportEvent>>;
+    /// Report events per kind of one campaign of the account, all time:
+    /// bounces (from DSNs and from the SMTP dialogue), complaints and
+    /// unsubscribes it caused.
+    async fn campaign_reports(&self, account: AccountId, campaign: i64) -> Result<ReportCounts>;
     /// Campaigns of the account that sent at some time and were not
     /// finished before `since`, with their counts.
     async fn campaign_activity(&self, account: AccountId, since: i64) -> Result<Vec<CampaignActivity>>;

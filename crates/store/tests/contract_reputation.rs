@@ -8,8 +8,8 @@ use assent_domain::{
     SuppressionReason,
 };
 use assent_store::{
-    CampaignDraft, DeliveryOutcome, NewReportEvent, PutSubscription, ReportEffect, ReportEventKind, SoftEscalation,
-    Store,
+    CampaignDraft, DeliveryOutcome, NewReportEvent, PutSubscription, ReportCounts, ReportEffect, ReportEventKind,
+    SoftEscalation, Store,
 };
 use serde_json::json;
 
@@ -121,6 +121,17 @@ async fn hard_bounce_suppresses_once_and_writes_history(store: Arc<dyn Store>) {
     let listed = store.report_events(w.account, Some(w.campaign), 10).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].kind, listed[0].contact_id), (ReportEventKind::Hard, Some(w.contacts[0])));
+    // The campaign's own counts: the hard bounce once, then a complaint.
+    let counts = store.campaign_reports(w.account, w.campaign).await.expect("counts");
+    assert_eq!((counts.hard, counts.soft, counts.complaint), (1, 0, 0));
+    let complaint = NewReportEvent { kind: ReportEventKind::Complaint, ..report(&w, 1, ReportEventKind::Hard, now) };
+    store.record_report(w.account, &complaint, &ReportEffect::default()).await.expect("complaint");
+    let counts = store.campaign_reports(w.account, w.campaign).await.expect("counts");
+    assert_eq!((counts.hard, counts.complaint, counts.unsubscribe), (1, 1, 0));
+    // Another account sees none of them.
+    let other = world(store.as_ref(), "beta", 1).await;
+    let none = store.campaign_reports(other.account, w.campaign).await.expect("other account");
+    assert_eq!(none, ReportCounts::default());
 }
 
 fn assent_store_now() -> i64 {

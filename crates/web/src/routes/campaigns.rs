@@ -65,6 +65,9 @@ pub async fn campaign_json(state: &AppState, c: &Campaign) -> ApiResult<Value> {
         })),
         "audience": audience,
         "counts": counts,
+        // What came back: bounces from the SMTP dialogue and from DSNs,
+        // complaints and unsubscribes, each recipient once per kind.
+        "reports": state.store.campaign_reports(c.account_id, c.id).await?,
         "progress": {
             "done": done,
             "remaining": remaining,
