@@ -21,8 +21,8 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 python3 bench/gen_contacts.py "$N" "$WORK/contacts.csv" >/dev/null
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-SINK_PORT=$(port)
+source tools/lib.sh
+SINK_PORT=$(free_port)
 "$T/examples/smtp_sink" "$SINK_PORT" > "$WORK/sink.log" &
 PIDS+=($!)
 sleep 0.5
@@ -42,8 +42,8 @@ PY
 cpu_secs() { python3 -c "import os,sys; f=open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')',1)[1].split(); print(round((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'),1))" "$1"; }
 
 run() {
-    local name="$1" dkim="$2" http pid op api acc tok list domain campaign
-    http=$(port)
+    local name="$1" dkim="$2" http pid op acc tok list domain campaign
+    http=$(free_port)
     rm -f "$WORK/bench.db"*
     ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_LOG="${BENCH_LOG:-warn}" ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
     ASSENT_IMPORT_DIR="$WORK/imports" ASSENT_DKIM_SIGN="$dkim" ASSENT_SEND_CONCURRENCY="${BENCH_POOL:-32}" \
@@ -51,24 +51,18 @@ run() {
         --relay "smtp://127.0.0.1:$SINK_PORT?tls=none&max_connections=${BENCH_POOL:-32}&max_messages=100000" > "$WORK/serve.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done
-    op=$(grep -o 'assent_[A-Za-z0-9_-]*' "$WORK/serve.log" | head -n1)
-    api="http://127.0.0.1:$http/api/v1"
-    j() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -X "$2" "$api$3" ${4:+-d "$4"}; }
-    field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-    acc=$(j "$op" POST /accounts '{"name":"Bench GmbH","owner_email":"owner@bench.example"}' | field '["id"]')
-    tok=$(j "$op" POST "/accounts/$acc/tokens" | field '["token"]')
-    j "$tok" PUT /account/audit '{"imprint":{"name":"Bench GmbH","legal_form":"GmbH","representative":"B. Ench","street":"Hauptstr. 1","postal_code":"10115","city":"Berlin","country":"DE","email":"impressum@bench.example","phone":"+49 30 123456","register_court":"AG Berlin","register_number":"HRB 1","vat_id":"DE123456789"},"website":"https://bench.example","list_origins":"shop","consent_collection":"checkout","expected_monthly_volume":1000000}' >/dev/null
-    j "$op" POST "/accounts/$acc/activate" >/dev/null
-    list=$(j "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
+    ASSENT_URL="http://127.0.0.1:$http"
+    op=$(operator_token "$WORK/serve.log")
+    read -r acc tok < <(active_account "$op" "Bench GmbH" bench.example)
+    list=$(api "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
     ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_LOG=warn "$T/assent" import "$WORK/contacts.csv" --account "$acc" --list "$list" \
         --origin contract --evidence '{"contract_ref":"bench","notice_text":"We may email you."}' --quiet > "$WORK/import.json"
-    j "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
-    domain=$(j "$tok" POST /sender-domains '{"domain":"news.bench.example"}' | field '["id"]')
-    j "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"benchmark"}' >/dev/null
-    campaign=$(j "$tok" POST /campaigns "{\"name\":\"Bench\",\"subject\":\"Autumn for {{ first_name }}\",\"from_email\":\"hello@news.bench.example\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
+    api "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
+    domain=$(api "$tok" POST /sender-domains '{"domain":"news.bench.example"}' | field '["id"]')
+    api "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"benchmark"}' >/dev/null
+    campaign=$(api "$tok" POST /campaigns "{\"name\":\"Bench\",\"subject\":\"Autumn for {{ first_name }}\",\"from_email\":\"hello@news.bench.example\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
     local version
-    version=$(j "$tok" GET /guidelines | field '["version"]')
+    version=$(api "$tok" GET /guidelines | field '["version"]')
     local before sink_cpu_before
     sink_cpu_before=$(cpu_secs "${PIDS[0]}")
     before=$(grep -o 'accepted [0-9]*' "$WORK/sink.log" | tail -n1 | cut -d' ' -f2)
@@ -77,15 +71,15 @@ run() {
         perf record -F 499 -g -p "$pid" -o "$BENCH_PERF.$dkim" >/dev/null 2>&1 &
         perf_pid=$!
     fi
-    j "$tok" POST "/campaigns/$campaign/send" "{\"accept_guidelines\":true,\"guidelines_version\":\"$version\"}" >/dev/null
+    api "$tok" POST "/campaigns/$campaign/send" "{\"accept_guidelines\":true,\"guidelines_version\":\"$version\"}" >/dev/null
     local status
     while true; do
-        status=$(j "$tok" GET "/campaigns/$campaign" | field '["status"]')
+        status=$(api "$tok" GET "/campaigns/$campaign" | field '["status"]')
         [ "$status" = "sent" ] && break
         sleep 1
     done
     local info rss sent secs
-    info=$(j "$tok" GET "/campaigns/$campaign")
+    info=$(api "$tok" GET "/campaigns/$campaign")
     sent=$(echo "$info" | field '["counts"]["sent"]')
     secs=$(echo "$info" | python3 -c 'import json,sys,datetime as d; c=json.load(sys.stdin); f=lambda s: d.datetime.fromisoformat(s.replace("Z","+00:00")); print((f(c["finished_at"])-f(c["started_at"])).total_seconds())')
     rss=$(grep VmHWM "/proc/$pid/status" | awk '{print int($2/1024)}')

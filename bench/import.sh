@@ -20,21 +20,18 @@ trap 'rm -rf "$WORK"' EXIT
 python3 bench/gen_contacts.py "$ROWS" "$WORK/contacts.csv" >/dev/null
 echo "generated $ROWS rows ($(du -h "$WORK/contacts.csv" | cut -f1))"
 
+source tools/lib.sh
+
 # An audited, active account with a list, set up through the API.
 setup() {
     local url="$1" port pid op acc tok
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     ASSENT_DATABASE_URL="$url" ASSENT_LOG=warn ASSENT_OUTBOX="$WORK/outbox" "$BIN" serve --http "127.0.0.1:$port" > "$WORK/serve.log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-    op=$(grep -o 'assent_[A-Za-z0-9_-]*' "$WORK/serve.log" | head -n1)
-    local api="http://127.0.0.1:$port/api/v1"
-    j() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -X "$2" "$api$3" ${4:+-d "$4"}; }
-    acc=$(j "$op" POST /accounts '{"name":"Bench GmbH","owner_email":"owner@bench.example"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-    tok=$(j "$op" POST "/accounts/$acc/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-    j "$tok" PUT /account/audit '{"imprint":{"name":"Bench GmbH","legal_form":"GmbH","representative":"B. Ench","street":"Hauptstr. 1","postal_code":"10115","city":"Berlin","country":"DE","email":"impressum@bench.example","phone":"+49 30 123456","register_court":"AG Berlin","register_number":"HRB 1","vat_id":"DE123456789"},"website":"https://bench.example","list_origins":"shop","consent_collection":"checkout","expected_monthly_volume":1000}' >/dev/null
-    j "$op" POST "/accounts/$acc/activate" >/dev/null
-    j "$tok" POST /lists '{"name":"Customers"}' >/dev/null
+    ASSENT_URL="http://127.0.0.1:$port"
+    op=$(operator_token "$WORK/serve.log")
+    read -r acc tok < <(active_account "$op" "Bench GmbH" bench.example)
+    api "$tok" POST /lists '{"name":"Customers"}' >/dev/null
     kill "$pid"; wait "$pid" 2>/dev/null || true
     echo "$acc"
 }

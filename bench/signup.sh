@@ -15,21 +15,17 @@ BIN="${CARGO_TARGET_DIR:-target}/release/assent"
 [ -x "$BIN" ] || BIN=/var/cache/assent-target/release/assent
 WORK=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+source tools/lib.sh
+PORT=$(free_port)
 export ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_OUTBOX="$WORK/outbox" ASSENT_LOG=warn
 export ASSENT_SIGNUPS_PER_IP_PER_MINUTE=0 ASSENT_SIGNUPS_PER_ADDRESS_PER_HOUR=0
 "$BIN" serve --http "127.0.0.1:$PORT" --public-url "http://127.0.0.1:$PORT" > "$WORK/out.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-OP=$(grep -o 'assent_[A-Za-z0-9_-]*' "$WORK/out.log" | head -n1)
-API="http://127.0.0.1:$PORT/api/v1"
-json() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -X "$2" "$API$3" ${4:+-d "$4"}; }
-ACC=$(json "$OP" POST /accounts '{"name":"Bench GmbH","owner_email":"owner@bench.example"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-TOK=$(json "$OP" POST "/accounts/$ACC/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-json "$TOK" PUT /account/audit '{"imprint":{"name":"Bench GmbH","legal_form":"GmbH","representative":"B. Ench","street":"Hauptstr. 1","postal_code":"10115","city":"Berlin","country":"DE","email":"info@bench.example","phone":"+49 30 123456","register_court":"AG Berlin","register_number":"HRB 1","vat_id":"DE123456789"},"website":"https://bench.example","list_origins":"form","consent_collection":"double opt-in","expected_monthly_volume":1000}' >/dev/null
-json "$OP" POST "/accounts/$ACC/activate" >/dev/null
-LIST=$(json "$TOK" POST /lists '{"name":"Bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-FORM=$(json "$TOK" POST /forms "{\"name\":\"Bench\",\"list_ids\":[$LIST],\"fields\":[\"first_name\"],\"consent_text\":\"Yes, email me.\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+ASSENT_URL="http://127.0.0.1:$PORT"
+OP=$(operator_token "$WORK/out.log")
+read -r ACC TOK < <(active_account "$OP" "Bench GmbH" bench.example)
+LIST=$(api "$TOK" POST /lists '{"name":"Bench"}' | field '["id"]')
+FORM=$(api "$TOK" POST /forms "{\"name\":\"Bench\",\"list_ids\":[$LIST],\"fields\":[\"first_name\"],\"consent_text\":\"Yes, email me.\"}" | field '["id"]')
 echo "== wrk: ${DURATION}s, $CONNECTIONS connections, POST /f/$FORM (SQLite, 2 threads)"
 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/signup.lua "http://127.0.0.1:$PORT/f/$FORM" | tee "$WORK/wrk.txt"
 sleep 2

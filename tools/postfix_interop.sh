@@ -48,45 +48,39 @@ MAILDIR=/root/Maildir/new
 mkdir -p "$MAILDIR"
 python3 bench/gen_contacts.py "$N" "$WORK/contacts.csv" >/dev/null
 for i in 1 2 3; do echo "unknown$i@mail.example.net,Un,Known$i,Berlin,2020-01-01" >> "$WORK/contacts.csv"; done
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-http=$(port)
+source tools/lib.sh
+http=$(free_port)
 ASSENT_DATABASE_URL="sqlite://$WORK/a.db" ASSENT_LOG=warn ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
 ASSENT_IMPORT_DIR="$WORK/imports" \
     "$T/assent" serve --http "127.0.0.1:$http" --public-url https://news.interop.example --roles web,worker,inbound \
     --inbound-smtp "127.0.0.1:$IN_PORT" --relay "smtp://127.0.0.1:$PF_PORT?tls=required&tls_insecure=true" > "$WORK/serve.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done
-op=$(grep -o 'assent_[A-Za-z0-9_-]*' "$WORK/serve.log" | head -n1)
-api="http://127.0.0.1:$http/api/v1"
-j() { curl -sf -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -X "$2" "$api$3" ${4:+-d "$4"}; }
-acc=$(j "$op" POST /accounts '{"name":"Interop GmbH","owner_email":"owner@interop.example"}' | field '["id"]')
-tok=$(j "$op" POST "/accounts/$acc/tokens" | field '["token"]')
-j "$tok" PUT /account/audit '{"imprint":{"name":"Interop GmbH","legal_form":"GmbH","representative":"I. Nterop","street":"Hauptstr. 1","postal_code":"10115","city":"Berlin","country":"DE","email":"impressum@interop.example","phone":"+49 30 123456","register_court":"AG Berlin","register_number":"HRB 1","vat_id":"DE123456789"},"website":"https://interop.example","list_origins":"shop","consent_collection":"checkout","expected_monthly_volume":1000}' >/dev/null
-j "$op" POST "/accounts/$acc/activate" >/dev/null
-list=$(j "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
+ASSENT_URL="http://127.0.0.1:$http"
+op=$(operator_token "$WORK/serve.log")
+read -r acc tok < <(active_account "$op" "Interop GmbH" interop.example)
+list=$(api "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
 ASSENT_DATABASE_URL="sqlite://$WORK/a.db" ASSENT_LOG=warn "$T/assent" import "$WORK/contacts.csv" --account "$acc" --list "$list" \
     --origin contract --evidence '{"contract_ref":"interop","notice_text":"We may email you."}' --quiet > "$WORK/import.json"
-j "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
-domain=$(j "$tok" POST /sender-domains '{"domain":"news.interop.example"}' | field '["id"]')
-j "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"interop test"}' > "$WORK/domain.json"
+api "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
+domain=$(api "$tok" POST /sender-domains '{"domain":"news.interop.example"}' | field '["id"]')
+api "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"interop test"}' > "$WORK/domain.json"
 # Non-ASCII in every header and part, a line longer than 998 octets and a
 # line that starts with a dot (SMTP dot-stuffing).
 HTML=$(python3 -c 'import json; print(json.dumps("<html><body><h1>Hallo {{ first_name }} aus {{ city }}!</h1><p>Grüße – “quotes” € " + "x" * 1200 + " end.</p>\n.leading dot\n<p><a href=\"{{ unsubscribe_url }}\">Abmelden</a></p><p>{{ imprint }}</p></body></html>"))')
-campaign=$(j "$tok" POST /campaigns "{\"name\":\"Interop\",\"subject\":\"Grüße für {{ first_name }} – Herbst\",\"from_email\":\"hello@news.interop.example\",\"from_name\":\"Zoë's Shop\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
-version=$(j "$tok" GET /guidelines | field '["version"]')
+campaign=$(api "$tok" POST /campaigns "{\"name\":\"Interop\",\"subject\":\"Grüße für {{ first_name }} – Herbst\",\"from_email\":\"hello@news.interop.example\",\"from_name\":\"Zoë's Shop\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
+version=$(api "$tok" GET /guidelines | field '["version"]')
 START=$(date +%s)
-j "$tok" POST "/campaigns/$campaign/send" "{\"accept_guidelines\":true,\"guidelines_version\":\"$version\"}" >/dev/null
-for _ in $(seq 1 600); do [ "$(j "$tok" GET "/campaigns/$campaign" | field '["status"]')" = sent ] && break; sleep 1; done
-echo "campaign counts: $(j "$tok" GET "/campaigns/$campaign" | field '["counts"]')"
+api "$tok" POST "/campaigns/$campaign/send" "{\"accept_guidelines\":true,\"guidelines_version\":\"$version\"}" >/dev/null
+for _ in $(seq 1 600); do [ "$(api "$tok" GET "/campaigns/$campaign" | field '["status"]')" = sent ] && break; sleep 1; done
+echo "campaign counts: $(api "$tok" GET "/campaigns/$campaign" | field '["counts"]')"
 # Postfix accepted all of them; all but the three unknown must reach the Maildir.
-WANT=$(( $(j "$tok" GET "/campaigns/$campaign" | field '["counts"]["sent"]') - 3 ))
+WANT=$(( $(api "$tok" GET "/campaigns/$campaign" | field '["counts"]["sent"]') - 3 ))
 status=0
 # The three DSNs: Postfix sends them within a second or two.
 for i in 1 2 3; do
     s=""
     for _ in $(seq 1 30); do
-        s=$(j "$tok" GET "/contacts?email=unknown$i@mail.example.net" | field '["contacts"][0]["suppressed"]')
+        s=$(api "$tok" GET "/contacts?email=unknown$i@mail.example.net" | field '["contacts"][0]["suppressed"]')
         [ "$s" = hard_bounce ] && break
         sleep 1
     done
