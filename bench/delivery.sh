@@ -53,13 +53,8 @@ run() {
     PIDS+=("$pid")
     ASSENT_URL="http://127.0.0.1:$http"
     op=$(operator_token "$WORK/serve.log")
-    read -r acc tok < <(active_account "$op" "Bench GmbH" bench.example)
-    list=$(api "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
-    ASSENT_DATABASE_URL="sqlite://$WORK/bench.db" ASSENT_LOG=warn "$T/assent" import "$WORK/contacts.csv" --account "$acc" --list "$list" \
-        --origin contract --evidence '{"contract_ref":"bench","notice_text":"We may email you."}' --quiet > "$WORK/import.json"
-    api "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
-    domain=$(api "$tok" POST /sender-domains '{"domain":"news.bench.example"}' | field '["id"]')
-    api "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"benchmark"}' >/dev/null
+    ASSENT_BIN="$T/assent"
+    read -r acc tok list domain < <(ready_to_send "$op" "Bench GmbH" bench.example "$WORK/contacts.csv" "sqlite://$WORK/bench.db")
     campaign=$(api "$tok" POST /campaigns "{\"name\":\"Bench\",\"subject\":\"Autumn for {{ first_name }}\",\"from_email\":\"hello@news.bench.example\",\"list_ids\":[$list],\"html\":$HTML}" | field '["id"]')
     local version
     version=$(api "$tok" GET /guidelines | field '["version"]')

@@ -29,3 +29,20 @@ active_account() {
     api "$op" POST "/accounts/$acc/activate" >/dev/null
     echo "$acc $tok"
 }
+
+# An active account with contacts, ready to send: imports CSV (through
+# `ASSENT_BIN import` on DATABASE_URL) into a new list, approves the
+# import and adds the sender domain news.DOMAIN, verified by hand.
+# `ready_to_send OPERATOR_TOKEN NAME DOMAIN CSV DATABASE_URL` prints
+# "ACCOUNT TOKEN LIST SENDER_DOMAIN_ID".
+ready_to_send() {
+    local op="$1" name="$2" domain="$3" csv="$4" db="$5" acc tok list import sender
+    read -r acc tok < <(active_account "$op" "$name" "$domain")
+    list=$(api "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
+    import=$(ASSENT_DATABASE_URL="$db" ASSENT_LOG=warn "$ASSENT_BIN" import "$csv" --account "$acc" --list "$list" \
+        --origin contract --evidence '{"contract_ref":"test","notice_text":"We may email you."}' --quiet | field '["id"]')
+    api "$op" POST "/imports/$import/approve" >/dev/null
+    sender=$(api "$tok" POST /sender-domains "{\"domain\":\"news.$domain\"}" | field '["id"]')
+    api "$op" POST "/sender-domains/$sender/verify" '{"force":true,"reason":"test set-up"}' >/dev/null
+    echo "$acc $tok $list $sender"
+}

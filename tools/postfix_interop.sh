@@ -57,13 +57,9 @@ ASSENT_IMPORT_DIR="$WORK/imports" \
 PID=$!
 ASSENT_URL="http://127.0.0.1:$http"
 op=$(operator_token "$WORK/serve.log")
-read -r acc tok < <(active_account "$op" "Interop GmbH" interop.example)
-list=$(api "$tok" POST /lists '{"name":"Customers"}' | field '["id"]')
-ASSENT_DATABASE_URL="sqlite://$WORK/a.db" ASSENT_LOG=warn "$T/assent" import "$WORK/contacts.csv" --account "$acc" --list "$list" \
-    --origin contract --evidence '{"contract_ref":"interop","notice_text":"We may email you."}' --quiet > "$WORK/import.json"
-api "$op" POST "/imports/$(field '["id"]' < "$WORK/import.json")/approve" >/dev/null
-domain=$(api "$tok" POST /sender-domains '{"domain":"news.interop.example"}' | field '["id"]')
-api "$op" POST "/sender-domains/$domain/verify" '{"force":true,"reason":"interop test"}' > "$WORK/domain.json"
+ASSENT_BIN="$T/assent"
+read -r acc tok list domain < <(ready_to_send "$op" "Interop GmbH" interop.example "$WORK/contacts.csv" "sqlite://$WORK/a.db")
+api "$tok" GET "/sender-domains/$domain" > "$WORK/domain.json"
 # Non-ASCII in every header and part, a line longer than 998 octets and a
 # line that starts with a dot (SMTP dot-stuffing).
 HTML=$(python3 -c 'import json; print(json.dumps("<html><body><h1>Hallo {{ first_name }} aus {{ city }}!</h1><p>Grüße – “quotes” € " + "x" * 1200 + " end.</p>\n.leading dot\n<p><a href=\"{{ unsubscribe_url }}\">Abmelden</a></p><p>{{ imprint }}</p></body></html>"))')
