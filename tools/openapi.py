@@ -38,7 +38,7 @@ none_word = {"type": "string", "pattern": "^\\s*[Nn][Oo][Nn][Ee]\\s*$"}
 letter = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u00ff"
 label = f"[{letter}0-9](?:[-{letter}0-9]{{0,61}}[{letter}0-9])?"
 domain_pattern = f"(?:{label}\\.)+[{letter}](?:[-{letter}0-9]{{0,61}}[{letter}0-9])?"
-address = {"type": "string", "minLength": 3, "maxLength": 254, "pattern": f"^[^@\\s]{{1,64}}@{domain_pattern}$"}
+address = {"type": "string", "minLength": 3, "maxLength": 254, "pattern": f"^[^@\\s\\u0000-\\u001f\\u007f-\\u009f()<>\\[\\]\\\\,;:\"]{{1,64}}@{domain_pattern}$"}
 # Pages: larger limits are served as the largest page, not refused.
 def limit(default, most): return {"name": "limit", "in": "query", "schema": {"type": "integer", "format": "int64"},
     "description": f"page size, default {default}; values below 1 count as 1 and above {most} as {most}"}
@@ -80,26 +80,26 @@ schemas = {
     "CreateList": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": ["string", "null"], "maxLength": 2000}}},
     "UpdateList": {"type": "object", "additionalProperties": False, "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "description": {"type": ["string", "null"], "maxLength": 2000}}},
+        "name": {"type": ["string", "null"], "minLength": 1, "maxLength": 200, "description": "absent or null: unchanged"}, "description": {"type": ["string", "null"], "maxLength": 2000}}},
     "Consent": {"type": "object", "additionalProperties": False, "required": ["origin"], "properties": {
         "origin": {"type": "string", "enum": ["double_opt_in", "purchase", "business_card", "offline_form", "co_registration", "contract"],
                    "description": "Forbidden origins (purchased_list, scraped, single_opt_in, verbal, b2b_without_consent, third_party, membership, social_network) are refused with 422 and an explanation."},
         "evidence": {"type": ["object", "null"], "description": "purchase {order_ref, notice_text, product_category}; business_card {document_ref, permission_text}; offline_form {document_ref}; co_registration {contest_id, sponsors[≤10], sponsor_name}; contract {contract_ref, notice_text}"}}},
     "CreateContact": {"type": "object", "additionalProperties": False, "required": ["email", "list_ids", "consent"], "properties": {
-        "email": {"type": "string", "maxLength": 254}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "integer"}},
+        "email": address, "list_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"type": "integer", "format": "int64"}},
         "attributes": {"type": "object", "maxProperties": 100}, "consent": ref("Consent")}},
-    "ConsentEvent": {"type": "object", "properties": {"id": {"type": "integer"}, "kind": text, "at": {"type": "string", "format": "date-time"},
+    "ConsentEvent": {"type": "object", "properties": {"id": {"type": ["integer", "null"], "description": "null for the consent an import declared (kept on the import, shown here)"}, "kind": text, "at": {"type": "string", "format": "date-time"},
         "list_id": {"type": ["integer", "null"]}, "source": text, "ip": nullable_text, "user_agent": nullable_text, "evidence": {}}},
     "Contact": {"type": "object", "required": ["id", "email", "status", "consent_events"], "properties": {
         "id": {"type": "integer"}, "email": text, "status": text, "attributes": {"type": "object"}, "suppressed": nullable_text,
         "subscriptions": {"type": "array", "items": {"type": "object"}},
         "consent_events": {"type": "array", "items": ref("ConsentEvent")}}},
     "CreateForm": {"type": "object", "additionalProperties": False, "required": ["name", "list_ids", "consent_text"], "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "integer"}},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "integer", "format": "int64"}},
         "consent_text": {"type": "string", "minLength": 1, "maxLength": 5000}, "fields": {"type": "array", "maxItems": 20, "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"}},
         "language": {"type": "string", "enum": ["en", "de"]}, "success_url": {"type": ["string", "null"], "format": "uri"}, "confirm_url": {"type": ["string", "null"], "format": "uri"}}},
     "UpdateForm": {"type": "object", "additionalProperties": False, "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "integer"}},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "list_ids": {"type": "array", "minItems": 1, "maxItems": 20, "items": {"type": "integer", "format": "int64"}},
         "consent_text": {"type": "string", "minLength": 1, "maxLength": 5000, "description": "a changed wording creates a new version"},
         "fields": {"type": "array", "items": text}, "language": {"type": "string", "enum": ["en", "de"]},
         "success_url": {"type": ["string", "null"]}, "confirm_url": {"type": ["string", "null"]}}},
@@ -192,8 +192,8 @@ schemas["SenderDomain"] = {"type": "object", "required": ["id", "domain", "verif
     "records": {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string", "enum": ["TXT", "MX", "CNAME"]}, "name": text, "value": text, "purpose": text}}},
     "last_check": {}}}
 schemas["CampaignBody"] = {"type": "object", "additionalProperties": False, "required": ["name", "subject", "from_email", "list_ids", "html"], "properties": {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200}, "subject": text, "from_email": text, "from_name": text, "reply_to": nullable_text,
-    "list_ids": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "integer"}}, "html": text, "text": nullable_text,
+    "name": {"type": "string", "minLength": 1, "maxLength": 200}, "subject": text, "from_email": address, "from_name": text, "reply_to": {"anyOf": [address, {"type": "null"}, {"type": "string", "maxLength": 0}]},
+    "list_ids": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "integer", "format": "int64"}}, "html": text, "text": nullable_text,
     "product_category": {"type": ["string", "null"], "description": "the campaign advertises this product category (purchase-origin contacts of it receive it)"}}}
 counts = {"type": "object", "properties": {k: {"type": "integer"} for k in ["total", "queued", "sent", "deferred", "bounced", "failed", "skipped"]}}
 schemas["Campaign"] = {"type": "object", "required": ["id", "status", "counts"], "properties": {
@@ -225,7 +225,7 @@ paths.update({
         "patch": op("Change a draft or scheduled campaign (a scheduled one returns to draft)", ok("campaign", ref("Campaign")), "campaigns", body(ref("CampaignBody")), cid, extra_errors=("404", "409"))},
     "/api/v1/campaigns/{id}/preflight": {"post": op("The compliance report: every failed rule with a message", ok("report", preflight), "campaigns", params=cid, extra_errors=("404",))},
     "/api/v1/campaigns/{id}/test": {"post": op("Test send to the account's own addresses", ok("sent", {"type": "object"}), "campaigns",
-        body({"type": "object", "additionalProperties": False, "required": ["emails"], "properties": {"emails": {"type": "array", "minItems": 1, "maxItems": 10, "items": text}}}), cid, extra_errors=("404", "502", "503"))},
+        body({"type": "object", "additionalProperties": False, "required": ["emails"], "properties": {"emails": {"type": "array", "minItems": 1, "maxItems": 10, "items": address}}}), cid, extra_errors=("404", "502", "503"))},
     "/api/v1/campaigns/{id}/send": {"post": op("Send (or schedule with send_at) after accepting the current guidelines; 422 with the preflight failures while any remain", ok("scheduled", ref("Campaign"), "202"), "campaigns", send_body, cid, extra_errors=("404", "409"))},
     **{f"/api/v1/campaigns/{{id}}/{a}": {"post": op(f"{a.capitalize()} a campaign", ok("campaign", ref("Campaign")), "campaigns", params=cid, extra_errors=("404", "409"))} for a in ["pause", "resume", "cancel"]},
 })

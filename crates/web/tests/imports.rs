@@ -388,3 +388,22 @@ async fn hostile_files_get_clear_errors() {
     wait(&app, &token, created["id"].as_i64().expect("id")).await;
     assert_eq!(contact(&app, &token, "tab@example.org").await["attributes"]["name"], "T");
 }
+
+#[tokio::test]
+async fn an_upload_that_is_not_multipart_gets_a_json_error() {
+    let app = spawn_app().await;
+    let (token, _) = setup(&app).await;
+    for body in [None, Some("email\nx@example.org\n")] {
+        let mut req = app.client.post(app.url("/api/v1/imports")).bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.header("content-type", "text/csv").body(b);
+        }
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status(), 415);
+        let err: Value = resp.json().await.expect("a JSON error");
+        assert_eq!(err["error"]["code"], "unsupported_media_type", "{err}");
+        assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("multipart/form-data")), "{err}");
+    }
+    let (_, imports) = app.call("GET", "/api/v1/imports", Some(&token), None).await;
+    assert_eq!(imports["imports"], serde_json::json!([]), "nothing stored");
+}

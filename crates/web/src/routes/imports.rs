@@ -8,6 +8,7 @@ use assent_domain::ListId;
 use assent_engine::import::{ImportOptions, Progress, Upload, UploadError, check};
 use assent_store::{Import, NewAuditEntry};
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -82,10 +83,22 @@ pub async fn create(
     State(state): State<AppState>,
     auth: AccountAuth,
     ClientIp(ip): ClientIp,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_write()?;
     auth.require_active(&state).await?;
+    // axum answers a missing or bad multipart header in plain text; the
+    // API answers in JSON, and says what to send.
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send the import as multipart/form-data with the fields file, list_id, origin and evidence ({})",
+                e.body_text()
+            ),
+        )
+    })?;
     let dir = state.config.import_dir.clone();
     tokio::fs::create_dir_all(&dir).await.map_err(|e| {
         tracing::error!(error = %e, dir = %dir.display(), "cannot create the import directory");
