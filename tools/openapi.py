@@ -246,6 +246,8 @@ paths.update({
         "alerts": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "action": text, "target": text, "detail": {}, "at": {"type": "string", "format": "date-time"}}}}}}), "operator")},
 })
 html = lambda d: {"description": d, "content": {"text/html": {"schema": text}}}
+# The sign-up form answers JSON to JSON.
+page_or_json = lambda d, schema=None: {"description": d, "content": {"text/html": {"schema": text}, "application/json": {"schema": schema or ref("Error")}}}
 token = [{"name": "token", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}]
 formid = [{"name": "form", "in": "path", "required": True, "schema": text}]
 fields = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}, "multipart/form-data": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}}
@@ -253,7 +255,10 @@ paths.update({
     "/f/{form}": {
         "get": {"summary": "Hosted sign-up form", "tags": ["public"], "security": [], "parameters": formid, "responses": {"200": html("form page"), "404": html("unknown form")}},
         "post": {"summary": "Submit a sign-up (email, consent=yes, form fields); never reveals whether an address is known", "tags": ["public"], "security": [], "parameters": formid,
-                 "requestBody": fields, "responses": {"200": html("check your inbox"), "303": {"description": "to the form's success_url"}, "404": html("unknown form"), "413": html("too large"), "422": html("invalid address or missing consent"), "429": html("rate limited")}}},
+                 "requestBody": fields, "description": "A JSON body (or `Accept: application/json`) gets JSON answers: {status, message} or an Error.",
+                 "responses": {"200": page_or_json("check your inbox", {"type": "object", "properties": {"status": text, "message": text}}), "303": {"description": "to the form's success_url"},
+                               "400": page_or_json("a body that cannot be read"), "404": html("unknown form"), "413": page_or_json("too large"),
+                               "422": page_or_json("invalid address or missing consent"), "429": page_or_json("rate limited")}}},
     "/f/{form}/embed": {"get": {"summary": "Embeddable HTML form snippet", "tags": ["public"], "security": [], "parameters": formid, "responses": {"200": html("snippet"), "404": {"description": "unknown form"}}}},
     "/c/{token}": {
         "get": {"summary": "Confirmation page (confirms through its own POST; a GET alone never confirms)", "tags": ["public"], "security": [], "parameters": token, "responses": {"200": html("page"), "404": html("invalid link"), "410": html("expired")}},

@@ -112,11 +112,13 @@ pub async fn verify(
     }
     .ok_or_else(|| ApiError::not_found("sender domain"))?;
     let account = domain.account_id;
+    // A reason is checked even when it is not needed: it is never cut.
+    let reason = super::decision_reason(body.reason.as_deref())?;
     if body.force {
         if !matches!(caller, Caller::Operator { .. }) {
             return Err(ApiError::forbidden("operator_only", "only the operator may verify a domain by hand"));
         }
-        let reason = super::decision_reason(body.reason.as_deref())?.ok_or_else(|| {
+        let reason = reason.ok_or_else(|| {
             ApiError::unprocessable("missing_field", "say why the domain is verified by hand").with_field("reason")
         })?;
         let check = json!({"forced": true, "reason": reason, "at": rfc3339(assent_engine::now_ms())});
