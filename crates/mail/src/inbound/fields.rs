@@ -111,6 +111,16 @@ fn is_domain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80 || b == b'-' || b == b'.'
 }
 
+/// The longest start of `s` of at most `max` bytes that ends on a
+/// character boundary.
+pub(crate) fn head(s: &str, max: usize) -> &str {
+    let mut cut = s.len().min(max);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
 /// Byte ranges of the email addresses in `s`. Ranges start and end on ASCII
 /// bytes or the string's ends, so slicing `s` with them is always valid.
 pub(crate) fn find_addresses(s: &str) -> Vec<std::ops::Range<usize>> {

@@ -597,14 +597,17 @@ fn is_excluded(addr: &str, excluded: &[String]) -> bool {
         || excluded.iter().any(|e| e == addr)
 }
 
-fn is_sender_context(before: &str) -> bool {
-    // The last few words before the address on its line.
+/// The last few words before an address on its line, lower-cased.
+fn words_before(before: &str) -> String {
     let mut start = before.len().saturating_sub(24);
     while !before.is_char_boundary(start) {
         start += 1;
     }
-    let tail = super::fields::lower(&before[start..]);
-    contains_any(&tail, SENDER_CONTEXT)
+    super::fields::lower(&before[start..])
+}
+
+fn is_sender_context(before: &str) -> bool {
+    contains_any(&words_before(before), SENDER_CONTEXT)
 }
 
 /// An address offered as an example or alternative, not one that failed.
@@ -613,12 +616,8 @@ fn is_suggestion(before: &str, addr: &str) -> bool {
     if PLACEHOLDER_LOCALS.contains(&local) {
         return true;
     }
-    let mut start = before.len().saturating_sub(24);
-    while !before.is_char_boundary(start) {
-        start += 1;
-    }
     // A leading space lets " try " match at the start of the line too.
-    let tail = format!(" {} ", super::fields::lower(&before[start..]).trim_end());
+    let tail = format!(" {} ", words_before(before).trim_end());
     contains_any(&tail, SUGGESTION_CONTEXT)
 }
 
@@ -689,13 +688,8 @@ fn tidy(s: &str) -> String {
     let s = s.trim();
     let s = s.strip_prefix("(reason:").map(|r| r.trim().trim_end_matches(')')).unwrap_or(s);
     let mut c = assent_domain::bounce::clean_diagnostic(s);
-    if c.len() > MAX_DIAGNOSTIC {
-        let mut cut = MAX_DIAGNOSTIC;
-        while !c.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        c.truncate(cut);
-    }
+    let cut = super::fields::head(&c, MAX_DIAGNOSTIC).len();
+    c.truncate(cut);
     c
 }
 

@@ -406,12 +406,7 @@ fn readable_text(msg: &Message<'_>) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        let room = MAX_TEXT.saturating_sub(out.len());
-        let mut cut = text.len().min(room);
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.push_str(&text[..cut]);
+        out.push_str(fields::head(&text, MAX_TEXT.saturating_sub(out.len())));
         if out.len() >= MAX_TEXT {
             break;
         }
@@ -775,14 +770,7 @@ fn fallback_recipients(
 /// `true` when the subject or text names a reason a mailbox cannot take
 /// mail (user unknown, host unknown, full, disabled, …).
 fn names_mailbox_reason(subject: &str, region: &str) -> bool {
-    let mut text = String::with_capacity(subject.len() + 1 + region.len().min(4096));
-    text.push_str(subject);
-    text.push('\n');
-    let mut cut = region.len().min(4096);
-    while !region.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.push_str(&region[..cut]);
+    let text = format!("{subject}\n{}", fields::head(region, 4096));
     let reason = heuristics::reason_hint(&text).unwrap_or(classify(None, None, &text).reason);
     matches!(
         reason,
