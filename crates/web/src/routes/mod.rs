@@ -101,12 +101,7 @@ pub(crate) const MAX_REASON: usize = 2000;
 /// refused when longer than [`MAX_REASON`] (it is recorded and shown to the
 /// customer whole, so it is never cut).
 pub(crate) fn decision_reason(reason: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
-    if r.chars().count() > MAX_REASON {
-        return Err(ApiError::unprocessable("too_long", format!("reason is longer than {MAX_REASON} characters"))
-            .with_field("reason"));
-    }
-    Ok(Some(r.to_string()))
+    reason.filter(|r| !r.trim().is_empty()).map(|r| required_text(r, "reason", MAX_REASON)).transpose()
 }
 
 /// Trims a required text field and bounds its length.
