@@ -174,13 +174,19 @@ macro_rules! impl_signups {
             /// Replaces the address and attributes of a contact by a hashed
             /// placeholder, so the row (and the proof pointing at it) stays
             /// while the person's data goes.
+            /// The normalised address an erased contact keeps: no address
+            /// normalises to it (it has no `@`), and it stays unique.
+            fn erased_norm(contact: ContactId) -> String {
+                format!("erased:{contact}")
+            }
+
             async fn anonymize(tx: &mut Tx, account: AccountId, contact: ContactId, now: i64) -> Result<()> {
                 sqlx::query(
                     "UPDATE contacts SET email = $1, email_norm = $2, attributes = '{}', updated_at = $3, address_hash = NULL
                      WHERE account_id = $4 AND id = $5",
                 )
                 .bind(format!("erased-{contact}@erased.invalid"))
-                .bind(format!("erased:{contact}"))
+                .bind(erased_norm(contact))
                 .bind(now)
                 .bind(account.get())
                 .bind(contact.get())
@@ -590,12 +596,18 @@ macro_rules! impl_signups {
                 async fn erase_contact(&self, account: AccountId, contact: ContactId, source: &str, ip: Option<&str>) -> Result<bool> {
                     let now = now_ms();
                     let mut tx = self.begin_write().await?;
-                    let email: Option<String> = sqlx::query_scalar("SELECT email FROM contacts WHERE account_id = $1 AND id = $2")
-                        .bind(account.get())
-                        .bind(contact.get())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let Some(email) = email else { return Ok(false) };
+                    let row: Option<(String, String)> =
+                        sqlx::query_as("SELECT email, email_norm FROM contacts WHERE account_id = $1 AND id = $2")
+                            .bind(account.get())
+                            .bind(contact.get())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some((email, norm)) = row else { return Ok(false) };
+                    // Erasing again changes nothing: the proof gets no
+                    // second `erased` event.
+                    if norm == erased_norm(contact) {
+                        return Ok(true);
+                    }
                     if let Ok(addr) = EmailAddress::parse(&email) {
                         sqlx::query(
                             "INSERT INTO suppressions (account_id, address_hash, reason, created_at) VALUES ($1, $2, $3, $4)

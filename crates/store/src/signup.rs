@@ -177,6 +177,8 @@ pub trait Signups: Send + Sync {
     /// Erases personal data: the address becomes a hashed suppression
     /// entry, attributes and pending requests go, subscriptions end as
     /// `erased`. The consent events stay as the legally required proof.
+    /// `false` when the account has no such contact; erasing an erased
+    /// contact again changes nothing.
     async fn erase_contact(
         &self,
         account: AccountId,

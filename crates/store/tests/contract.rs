@@ -463,6 +463,11 @@ async fn double_opt_in_flow_keeps_proof_and_never_downgrades(store: Arc<dyn Stor
         store.consent_events(a, contact).await.expect("events").last().map(|e| e.kind.clone()),
         Some("erased".into())
     );
+    // Erasing again finds the contact and adds nothing to the proof.
+    assert!(store.erase_contact(a, contact, "api", None).await.expect("erase again"));
+    let erasures =
+        store.consent_events(a, contact).await.expect("events").iter().filter(|e| e.kind == "erased").count();
+    assert_eq!(erasures, 1, "one erasure, one event");
 }
 
 async fn unconfirmed_sign_ups_are_purged(store: Arc<dyn Store>) {
