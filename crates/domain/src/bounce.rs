@@ -567,6 +567,8 @@ const STRONG: &[Rule] = &[
             "sender domain",
             "unverified sender",
             "sender not allowed",
+            // Challenge-response filters (Boxbe) waiting for the sender.
+            "not pre-approved",
             "sender is not allowed",
             "not verified",
         ],
@@ -662,6 +664,9 @@ const STRONG: &[Rule] = &[
             "domain owner has changed",
         ],
     },
+    // Before "not accepting mail" (disabled): AOL's "not accepting mail
+    // with attachments or embedded images" is about the content.
+    Rule { reason: R::Content, phrases: &["mail with attachments", "embedded images"] },
     Rule {
         reason: R::Disabled,
         phrases: &[
@@ -739,6 +744,11 @@ const STRONG: &[Rule] = &[
             "disk quota",
             "inbox is full",
             "account is full",
+            "mailbox size exceeded",
+            // web.de: "Benutzer hat zuviele Mails auf dem Server".
+            "too many messages on the server",
+            "zuviele mails",
+            "zu viele mails",
             "full mailbox",
             "mailbox voll",
             "postfach voll",
@@ -807,6 +817,11 @@ const STRONG: &[Rule] = &[
             "recipient is not valid",
             "bad destination mailbox",
             "mailbox not found",
+            "mail-box not found",
+            "not a known user",
+            "not an active address",
+            "bad_recipient",
+            "bad recipient",
             "account not found",
             "address not found",
             "no mailbox",
@@ -876,6 +891,8 @@ const STRONG: &[Rule] = &[
             "message is too large",
             "message is too big",
             "message size exceeds",
+            "message size exceeded",
+            "max message size",
             "size exceeds",
             "exceeds size",
             "maximum message size",
@@ -1346,6 +1363,33 @@ mod tests {
             c("5.4.1", Some(550), "Recipient address rejected: Access denied. AS(201806281)"),
             (BounceClass::Hard, R::UserUnknown)
         );
+        assert_eq!(
+            c("5.1.1", Some(550), "RCPT TO:<x@example.com> max message size exceeded"),
+            (BounceClass::Policy, R::MessageTooBig)
+        );
+        assert_eq!(
+            c("5.7.1", Some(553), "sorry, badrcptto(user mail-box not found)"),
+            (BounceClass::Hard, R::UserUnknown)
+        );
+    }
+
+    #[test]
+    fn wordings_seen_in_real_bounces() {
+        let text = |t: &str| c("5.0.0", Some(550), t);
+        assert_eq!(text("<x@example.net> is not a known user on this system"), (BounceClass::Hard, R::UserUnknown));
+        assert_eq!(text("x@example.net is not an active address at this host"), (BounceClass::Hard, R::UserUnknown));
+        assert_eq!(text("BAD_RECIPIENT - see http://example.net/"), (BounceClass::Hard, R::UserUnknown));
+        assert_eq!(
+            text("Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the server."),
+            (BounceClass::Soft, R::MailboxFull)
+        );
+        assert_eq!(
+            text("they are not accepting mail with attachments or embedded images"),
+            (BounceClass::Policy, R::Content)
+        );
+        assert_eq!(c("4.7.0", None, "Sender not pre-approved."), (BounceClass::Policy, R::Policy));
+        // Still a disabled mailbox without the attachment wording.
+        assert_eq!(text("This account is not accepting mail"), (BounceClass::Soft, R::Disabled));
     }
 
     #[test]

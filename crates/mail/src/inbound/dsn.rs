@@ -102,11 +102,28 @@ pub(crate) fn parse(text: &str) -> Dsn {
             break;
         }
     }
-    for g in groups {
+    // Fields without a recipient belong to the entry before them, or, ahead
+    // of every recipient (a per-message group out of order, Boxbe), to the
+    // first one.
+    let mut leading: Vec<DsnRecipient> = Vec::new();
+    for mut g in groups {
         match dsn.recipients.last_mut() {
             Some(prev) if !g.has_recipient() => prev.absorb(g),
-            _ => dsn.recipients.push(g),
+            None if !g.has_recipient() => leading.push(g),
+            _ => {
+                for early in leading.drain(..) {
+                    g.absorb(early);
+                }
+                dsn.recipients.push(g);
+            }
         }
+    }
+    // Nobody is named: the fields still report one failure.
+    if let Some(first) = leading.into_iter().reduce(|mut a, b| {
+        a.absorb(b);
+        a
+    }) {
+        dsn.recipients.push(first);
     }
     dsn.recipients.truncate(MAX_RECIPIENTS);
     for r in &mut dsn.recipients {
@@ -161,6 +178,23 @@ fn per_recipient(r: &mut DsnRecipient, f: &Field<'_>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_ahead_of_every_recipient_belong_to_the_first() {
+        // Boxbe puts Action and Remote-MTA in a group of their own.
+        let d = parse(
+            "Reporting-MTA: dns; boxbe.com\n\nRemote-MTA: dns; yahoo.com\nAction: failed\n\n\
+             Final-Recipient: rfc822; a@example.com\nStatus: 4.7.0\n",
+        );
+        assert_eq!(d.recipients.len(), 1);
+        assert_eq!(d.recipients[0].recipient(), Some("a@example.com"));
+        assert_eq!(d.recipients[0].action.as_deref(), Some("failed"));
+        assert_eq!(d.recipients[0].remote_mta.as_deref(), Some("yahoo.com"));
+        // Nobody named: the fields still make one entry.
+        let d = parse("Reporting-MTA: dns; x.example\n\nAction: failed\nStatus: 5.0.0\n");
+        assert_eq!(d.recipients.len(), 1);
+        assert_eq!(d.recipients[0].status.as_deref(), Some("5.0.0"));
+    }
 
     #[test]
     fn standard_two_recipients() {

@@ -343,7 +343,9 @@ fn scan_parts<'a>(msg: &'a Message<'a>) -> Parts<'a> {
         let ty = ct.ctype();
         let sub = ct.subtype().unwrap_or_default();
         let is = |a: &str, b: &str| ty.eq_ignore_ascii_case(a) && sub.eq_ignore_ascii_case(b);
-        if is("message", "delivery-status") || is("message", "global-delivery-status") {
+        // `delivery-status`, RFC 6533's `global-delivery-status`, and
+        // XWall's `xdelivery-status` of the same shape.
+        if ty.eq_ignore_ascii_case("message") && sub.to_ascii_lowercase().ends_with("delivery-status") {
             if p.delivery_status.is_none() {
                 p.delivery_status = Some(String::from_utf8_lossy(part.contents()));
             }
@@ -660,12 +662,18 @@ fn from_text(top: &Top, text: &str, original: Option<OriginalRefs>, forced_bounc
     // A mailer daemon returning a message, or naming why a mailbox cannot
     // take it, is reporting a failure even without a known wording.
     let daemon_bounce = daemon && (original.is_some() || names_mailbox_reason(&top.subject, region));
+    // Nobody signs it and it names a mailbox reason: an MTA's notice ("You
+    // sent mail to x. That's not a valid user here."), even when marked
+    // auto-replied; an RFC 3834 reply always comes from someone.
+    let anonymous_bounce = top.from.as_deref().is_none_or(str::is_empty)
+        && top.null_return_path
+        && names_mailbox_reason(&top.subject, region);
 
     let kind = if forced_bounce {
         ReportKind::Bounce
     } else if auto_first && det.format.is_none() {
         ReportKind::AutoReply
-    } else if det.strong || top.ndr_header {
+    } else if det.strong || top.ndr_header || anonymous_bounce {
         ReportKind::Bounce
     } else if top.auto.replied {
         ReportKind::AutoReply
@@ -749,8 +757,11 @@ fn fallback_recipients(
     known: Option<&str>,
 ) -> Option<Vec<heuristics::Found>> {
     // Some gateways set the failed address as the report's own
-    // X-Original-To / Delivered-To.
-    let not_delivered: Vec<String> = excluded.iter().filter(|e| !top.delivered_to.contains(e)).cloned().collect();
+    // X-Original-To / Delivered-To; an address the report is also addressed
+    // to (To) is the sender's, however often the text repeats it ("Sorry
+    // bounces@example.com. Your mail …").
+    let not_delivered: Vec<String> =
+        excluded.iter().filter(|e| !top.delivered_to.contains(e) || top.to.contains(e)).cloned().collect();
     if not_delivered.len() < excluded.len() {
         let found = heuristics::extract(region, &not_delivered, &top.failed_recipients, known);
         if found.iter().any(|f| f.recipient.is_some()) {

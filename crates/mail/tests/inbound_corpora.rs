@@ -1,5 +1,7 @@
-//! The flufl.bounce 6.0.0 corpus (`tests/fixtures/flufl`, Apache-2.0, kept
-//! unmodified): every message is parsed and compared with
+//! Third-party bounce corpora, kept unmodified under `tests/fixtures`
+//! with their licences: flufl.bounce 6.0.0 (`flufl`, Apache-2.0) and
+//! Mail::DeliveryStatus::BounceParser 1.543 (`bounceparser`, the terms of
+//! Perl). Every message is parsed and compared with the directory's
 //! `expected.json`, which states what assent reports under its own rules
 //! (see the README there). All differences are printed before failing.
 
@@ -10,8 +12,8 @@ use std::path::{Path, PathBuf};
 use assent_mail::inbound::{ReportKind, parse_report};
 use serde_json::Value;
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flufl")
+fn dir(corpus: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(corpus)
 }
 
 /// (recipient, class); `None` for "no address" and "not a failure".
@@ -47,16 +49,27 @@ fn expected_set(v: &Value) -> Outcomes {
 
 #[test]
 fn flufl_corpus_matches_expectations() {
-    let exp_text = fs::read_to_string(dir().join("expected.json")).expect("expected.json");
+    check_corpus("flufl", ".txt", 100);
+}
+
+#[test]
+fn bounceparser_corpus_matches_expectations() {
+    check_corpus("bounceparser", ".msg", 120);
+}
+
+/// Compares every `*{ext}` file of the corpus with its expectation.
+fn check_corpus(corpus: &str, ext: &str, at_least: usize) {
+    let dir = dir(corpus);
+    let exp_text = fs::read_to_string(dir.join("expected.json")).expect("expected.json");
     let expected: BTreeMap<String, Value> = serde_json::from_str(&exp_text).expect("valid expected.json");
-    let mut files: Vec<String> = fs::read_dir(dir())
+    let mut files: Vec<String> = fs::read_dir(&dir)
         .expect("fixture dir")
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".txt"))
+        .filter(|n| n.ends_with(ext))
         .collect();
     files.sort();
-    assert!(files.len() >= 100, "corpus missing: {} files", files.len());
+    assert!(files.len() >= at_least, "{corpus} corpus missing: {} files", files.len());
 
     let mut errs = Vec::new();
     for name in expected.keys().filter(|k| !files.contains(k)) {
@@ -67,7 +80,7 @@ fn flufl_corpus_matches_expectations() {
             errs.push(format!("{name}: no expectation"));
             continue;
         };
-        let raw = fs::read(dir().join(name)).expect("read fixture");
+        let raw = fs::read(dir.join(name)).expect("read fixture");
         let (kind, got) = reported(&raw);
         let want_kind = exp.get("kind").and_then(Value::as_str).unwrap_or_default();
         if kind != want_kind {
