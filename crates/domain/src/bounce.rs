@@ -745,6 +745,8 @@ const STRONG: &[Rule] = &[
             "inbox is full",
             "account is full",
             "mailbox size exceeded",
+            // JetMail: "ErrMsg=mail box space not enough".
+            "space not enough",
             // web.de: "Benutzer hat zuviele Mails auf dem Server".
             "too many messages on the server",
             "zuviele mails",

@@ -320,6 +320,8 @@ impl Top {
                     "mail administrator",
                     "system administrator",
                     "delivery subsystem",
+                    // "Jetmail System", "Mail System".
+                    "mail system",
                 ],
             )
     }
