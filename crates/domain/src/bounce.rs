@@ -569,6 +569,7 @@ const STRONG: &[Rule] = &[
             "sender not allowed",
             // Challenge-response filters (Boxbe) waiting for the sender.
             "not pre-approved",
+            "requires confirmation",
             "sender is not allowed",
             "not verified",
         ],
@@ -689,6 +690,8 @@ const STRONG: &[Rule] = &[
             "account suspended",
             "account has been suspended",
             "account is suspended",
+            "currently suspended",
+            "[suspend]",
             "mailbox suspended",
             "mailbox is suspended",
             "account is locked",
@@ -1031,6 +1034,10 @@ const STRONG: &[Rule] = &[
             "relay not permitted",
             "not permitted to relay",
             "unable to relay",
+            // A list holding the message for its moderator.
+            "moderator approval",
+            "non-member",
+            "members-only",
             "we do not relay",
             "not allowed to relay",
             "relaying not allowed",
@@ -1390,6 +1397,12 @@ mod tests {
             (BounceClass::Policy, R::Content)
         );
         assert_eq!(c("4.7.0", None, "Sender not pre-approved."), (BounceClass::Policy, R::Policy));
+        assert_eq!(text("[SUSPEND] Mailbox currently suspended"), (BounceClass::Soft, R::Disabled));
+        assert_eq!(
+            text("Your server requires confirmation. Visit http://x.example/"),
+            (BounceClass::Policy, R::Policy)
+        );
+        assert_eq!(text("Your message to a list awaits moderator approval"), (BounceClass::Policy, R::Policy));
         // Still a disabled mailbox without the attachment wording.
         assert_eq!(text("This account is not accepting mail"), (BounceClass::Soft, R::Disabled));
     }

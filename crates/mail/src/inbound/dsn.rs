@@ -27,6 +27,10 @@ pub(crate) struct DsnRecipient {
     pub status: Option<String>,
     pub diagnostic: Option<String>,
     pub remote_mta: Option<String>,
+    /// `X-Supplementary-Info` / `X400-Supplementary-Info`: gateways put the
+    /// remote server's words there ("… gives error message 5.7.1 Unable to
+    /// relay") beside a Diagnostic-Code of their own that says nothing.
+    pub supplementary: Option<String>,
 }
 
 impl DsnRecipient {
@@ -40,6 +44,7 @@ impl DsnRecipient {
             && self.status.is_none()
             && self.diagnostic.is_none()
             && self.remote_mta.is_none()
+            && self.supplementary.is_none()
     }
 
     /// Fills what `self` lacks from an orphan group.
@@ -48,6 +53,7 @@ impl DsnRecipient {
         self.status = self.status.take().or(o.status);
         self.diagnostic = self.diagnostic.take().or(o.diagnostic);
         self.remote_mta = self.remote_mta.take().or(o.remote_mta);
+        self.supplementary = self.supplementary.take().or(o.supplementary);
     }
 
     /// The address the sender used (RFC 3464 §2.3.1 `Original-Recipient`)
@@ -127,6 +133,10 @@ pub(crate) fn parse(text: &str) -> Dsn {
     }
     dsn.recipients.truncate(MAX_RECIPIENTS);
     for r in &mut dsn.recipients {
+        r.diagnostic = match (r.diagnostic.take(), r.supplementary.take()) {
+            (Some(d), Some(s)) => Some(format!("{d} {s}")),
+            (d, s) => d.or(s),
+        };
         if r.diagnostic.is_none() {
             r.diagnostic = r.status_comment();
         }
@@ -168,9 +178,8 @@ fn per_recipient(r: &mut DsnRecipient, f: &Field<'_>) {
         r.diagnostic = nonempty(strip_type(&f.value));
     } else if f.is("Remote-MTA") {
         r.remote_mta = nonempty(strip_type(&f.value));
-    } else if f.is("X-Supplementary-Info") && r.diagnostic.is_none() {
-        // Some gateways put the only explanation there.
-        r.diagnostic = nonempty(&f.value);
+    } else if f.is("X-Supplementary-Info") || f.is("X400-Supplementary-Info") {
+        r.supplementary = nonempty(f.value.trim_matches('"'));
     }
 }
 

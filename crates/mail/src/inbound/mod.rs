@@ -331,6 +331,9 @@ impl Top {
 #[derive(Default)]
 struct Parts<'a> {
     delivery_status: Option<Cow<'a, str>>,
+    /// RFC 3798 `message/disposition-notification` fields: Sieve's
+    /// `reject` (RFC 5429) refuses a message with one.
+    disposition: Option<Cow<'a, str>>,
     feedback_report: Option<Cow<'a, str>>,
     original: Option<OriginalRefs>,
     /// The returned message when it is itself a delivery report: a
@@ -350,6 +353,10 @@ fn scan_parts<'a>(msg: &'a Message<'a>) -> Parts<'a> {
         if ty.eq_ignore_ascii_case("message") && sub.to_ascii_lowercase().ends_with("delivery-status") {
             if p.delivery_status.is_none() {
                 p.delivery_status = Some(String::from_utf8_lossy(part.contents()));
+            }
+        } else if is("message", "disposition-notification") {
+            if p.disposition.is_none() {
+                p.disposition = Some(String::from_utf8_lossy(part.contents()));
             }
         } else if is("message", "feedback-report") {
             if p.feedback_report.is_none() {
@@ -454,6 +461,9 @@ fn parse_inner(raw: &[u8], depth: u8) -> InboundReport {
         let needs_text = ds.recipients.iter().any(|r| r.diagnostic.is_none());
         let text = if needs_text { readable_text(&msg) } else { String::new() };
         from_dsn(ds, &text, parts.original.unwrap_or_default())
+    } else if let Some(rejected) = parts.disposition.as_deref().and_then(rejection_mdn) {
+        let text = readable_text(&msg);
+        from_rejection_mdn(rejected, &text, parts.original.unwrap_or_default())
     } else {
         let text = readable_text(&msg);
         let forced = parts.delivery_status.is_some() || top.report_type.as_deref() == Some("delivery-status");
@@ -534,6 +544,39 @@ fn from_arf(top: &Top, parts: Parts<'_>) -> InboundReport {
         arrival_date: a.arrival_date,
         reported_domain: a.reported_domain,
     });
+    r
+}
+
+/// The recipient of an MDN that says the message was deleted unread by an
+/// automatic action: Sieve's `reject` (RFC 5429 §2.1, "Disposition:
+/// automatic-action/MDN-sent-automatically; deleted"), a refusal with the
+/// reason in the text. `None` for read receipts and anything else.
+fn rejection_mdn(fields: &str) -> Option<String> {
+    let mut disposition = None;
+    let (mut final_rcpt, mut original_rcpt) = (None, None);
+    for f in fields::field_groups(fields).into_iter().flatten() {
+        if f.is("Disposition") {
+            disposition = Some(fields::lower(&f.value));
+        } else if f.is("Final-Recipient") {
+            final_rcpt = fields::address_value(&f.value);
+        } else if f.is("Original-Recipient") {
+            original_rcpt = fields::address_value(&f.value);
+        }
+    }
+    let d = disposition?;
+    let (mode, kind) = d.split_once(';')?;
+    let rejected = mode.trim().starts_with("automatic-action")
+        && kind.split(['/', ',']).next().is_some_and(|k| k.trim() == "deleted");
+    rejected.then(|| original_rcpt.or(final_rcpt)).flatten()
+}
+
+/// A Sieve rejection: one failed recipient, the reason from the text (only
+/// its start: the rest is the returned message or boilerplate).
+fn from_rejection_mdn(recipient: String, text: &str, original: OriginalRefs) -> InboundReport {
+    let mut r = InboundReport::new(ReportKind::Bounce, "mdn_reject");
+    let reason = fields::head(heuristics::cut_original(text), 1000).to_owned();
+    r.recipients.push(failure(Some(recipient), None, Some(reason), "failed", None));
+    r.original = original;
     r
 }
 
@@ -857,4 +900,50 @@ fn from_esp(e: esp::EspReport, original: Option<OriginalRefs>) -> InboundReport 
             Some(Feedback { feedback_type: e.feedback_type.unwrap_or_else(|| "abuse".into()), ..Default::default() });
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mdn(disposition: &str) -> String {
+        format!(
+            "Reporting-UA: mail; Dovecot Mail Delivery Agent\nFinal-Recipient: rfc822; ann@example.com\n\
+             Disposition: {disposition}\n"
+        )
+    }
+
+    #[test]
+    fn only_an_automatic_deletion_is_a_rejection() {
+        let rejected = rejection_mdn(&mdn("automatic-action/MDN-sent-automatically; deleted"));
+        assert_eq!(rejected.as_deref(), Some("ann@example.com"));
+        // Read receipts, manual deletions and other dispositions are not.
+        for d in [
+            "manual-action/MDN-sent-manually; displayed",
+            "manual-action/MDN-sent-manually; deleted",
+            "automatic-action/MDN-sent-automatically; processed",
+            "automatic-action/MDN-sent-automatically",
+            "",
+        ] {
+            assert_eq!(rejection_mdn(&mdn(d)), None, "{d:?}");
+        }
+        assert_eq!(rejection_mdn("Disposition: automatic-action/MDN-sent-automatically; deleted\n"), None);
+    }
+
+    #[test]
+    fn a_sieve_rejection_is_a_bounce_with_the_texts_reason() {
+        let raw = "From: Mail Delivery Subsystem <admin@mx.example>\r\nTo: <bounces@news.example>\r\n\
+                   Subject: Automatically rejected mail\r\nAuto-Submitted: auto-replied (rejected)\r\n\
+                   MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=disposition-notification; \
+                   boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+                   Your message to <ann@example.com> was automatically rejected:\r\nQuota exceeded\r\n\
+                   --b\r\nContent-Type: message/disposition-notification\r\n\r\n\
+                   Final-Recipient: rfc822; ann@example.com\r\n\
+                   Disposition: automatic-action/MDN-sent-automatically; deleted\r\n--b--\r\n";
+        let r = parse_report(raw.as_bytes());
+        assert_eq!(r.kind, ReportKind::Bounce);
+        assert_eq!(r.recipients.len(), 1);
+        assert_eq!(r.recipients[0].recipient.as_deref(), Some("ann@example.com"));
+        assert_eq!(r.recipients[0].reason, Some(BounceReason::MailboxFull));
+    }
 }
