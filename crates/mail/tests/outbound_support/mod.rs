@@ -167,6 +167,47 @@ pub fn python_has(modules: &str) -> bool {
     ok
 }
 
+/// True when Perl's Mail::DKIM (the second independent verifier) is
+/// installed; skipped loudly otherwise, failed in CI like [`python_has`].
+pub fn perl_has_mail_dkim() -> bool {
+    let ok = Command::new("perl")
+        .args(["-MMail::DKIM::Verifier", "-MNet::DNS::RR", "-e", "1"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        let msg = "perl with Mail::DKIM is not available (install: apt-get install libmail-dkim-perl)";
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{msg}; CI must run the independent verifiers");
+        }
+        eprintln!("\n{}\n!!! SKIPPED independent check: {msg}\n{}\n", "!".repeat(78), "!".repeat(78));
+    }
+    ok
+}
+
+/// Mail::DKIM's verdict per signature, in header order: (algorithm,
+/// result, detail), e.g. ("rsa-sha256", "pass", "pass").
+pub fn mail_dkim_verify(test: &str, message: &[u8], records_json: &str) -> Vec<(String, String, String)> {
+    let dir = scratch_dir(test);
+    let msg_path = dir.join("message.eml");
+    let rec_path = dir.join("records.json");
+    std::fs::write(&msg_path, message).expect("write message");
+    std::fs::write(&rec_path, records_json).expect("write records");
+    let out =
+        Command::new("perl").arg(script("dkim_verify.pl")).arg(&msg_path).arg(&rec_path).output().expect("run perl");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("dkim_verify.pl output is not JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
+    let field = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
+    report["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {report}"))
+        .iter()
+        .map(|r| (field(r, "algorithm"), field(r, "result"), field(r, "detail")))
+        .collect()
+}
+
 /// A fresh scratch directory for one test.
 pub fn scratch_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("assent-outbound-{}-{test}", std::process::id()));
