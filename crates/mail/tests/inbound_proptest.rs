@@ -18,6 +18,12 @@ const SEEDS: &[&[u8]] = &[
     include_bytes!("fixtures/inbound/ooo_outlook_german.eml"),
     include_bytes!("fixtures/inbound/ses_sns_bounce_json.eml"),
     include_bytes!("fixtures/inbound/lotus_domino.eml"),
+    // Real ones: a Sieve reject MDN, XWall's xdelivery-status, Boxbe's
+    // out-of-order DSN groups, AOL's bare screen names.
+    include_bytes!("fixtures/flufl/simple_38.txt"),
+    include_bytes!("fixtures/bounceparser/spam-rejection42.msg"),
+    include_bytes!("fixtures/bounceparser/boxbe-cr.msg"),
+    include_bytes!("fixtures/bounceparser/aol.attachment.msg"),
 ];
 
 fn check_report(raw: &[u8]) {
@@ -50,6 +56,9 @@ fn reportish() -> impl Strategy<Value = String> {
         Just("Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n".to_owned()),
         Just("Content-Type: message/delivery-status\n".to_owned()),
         Just("Content-Type: message/feedback-report\n".to_owned()),
+        Just("Content-Type: message/disposition-notification\n".to_owned()),
+        Just("Disposition: automatic-action/MDN-sent-automatically; deleted\n".to_owned()),
+        Just("X400-Supplementary-Info: ".to_owned()),
         Just("--b\n".to_owned()),
         Just("\n\n".to_owned()),
         Just("\r\n".to_owned()),
