@@ -113,6 +113,11 @@ const CHAIN: Duration = Duration::from_secs(10);
 /// has slots to spare.
 const GATHER: Duration = Duration::from_millis(5);
 
+/// How often a batch being sent looks whether its campaign was paused or
+/// cancelled meanwhile: a pause then stops sending within this time plus
+/// the messages in flight, not after the rest of the claimed batches.
+const STATUS_CHECK: Duration = Duration::from_millis(500);
+
 /// Writes outcomes, retrying a few times: an outcome that is lost means a
 /// message sent twice. `writing` keeps lease renewals and outcome writes of
 /// one batch apart.
@@ -488,11 +493,15 @@ impl Deliverer {
         let mut recording: Option<tokio::task::JoinHandle<assent_store::Result<()>>> = None;
         let mut recording_len = 0usize;
         let mut gather_since: Option<tokio::time::Instant> = None;
+        // Set once the campaign is no longer `sending` (paused, cancelled):
+        // from then on it is like a shutdown for this campaign.
+        let mut halted = false;
+        let mut status_check = tokio::time::Instant::now() + STATUS_CHECK;
         loop {
             // At most `concurrency` messages are ever in flight, accepted
             // but not yet recorded, or being recorded: that is all a crash
             // can make us send twice.
-            let open = !*shutdown.borrow();
+            let open = !*shutdown.borrow() && !halted;
             if built_tx.is_some() && claiming.is_none() {
                 if !open || tokio::time::Instant::now() >= chain_until {
                     built_tx = None;
@@ -590,6 +599,19 @@ impl Deliverer {
                 }
                 _ = tokio::time::sleep_until(gather_since.map_or_else(tokio::time::Instant::now, |t| t + GATHER)),
                     if recording.is_none() && gather_since.is_some() => {}
+                _ = tokio::time::sleep_until(status_check), if open => {
+                    status_check = tokio::time::Instant::now() + STATUS_CHECK;
+                    let c = &prepared.campaign;
+                    match self.store.get_campaign(c.account_id, c.id).await {
+                        Ok(Some(now)) if now.status != "sending" => {
+                            tracing::info!(campaign, status = %now.status, "campaign no longer sending; stopping its batch");
+                            halted = true;
+                        }
+                        Ok(None) => halted = true,
+                        Ok(Some(_)) => {}
+                        Err(e) => tracing::warn!(campaign, error = %e, "cannot look at the campaign's status"),
+                    }
+                }
                 item = built.recv(), if can_take => match item {
                     Some(item) => start_send(&mut sends, &mut outcomes, item),
                     None => all_built = true,
@@ -599,8 +621,9 @@ impl Deliverer {
         // Builders still working stop at their next message.
         drop(built);
         record(self.store.clone(), campaign, std::mem::take(&mut outcomes), owner_arc, turns.writing).await?;
-        if *shutdown.borrow() {
-            // Leave the rest for the next start (or another worker).
+        if *shutdown.borrow() || halted {
+            // Leave the rest for the next start, the resume (or another
+            // worker).
             self.store.release_deliveries(campaign, owner).await?;
         }
         Ok(())

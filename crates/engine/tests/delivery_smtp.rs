@@ -103,3 +103,33 @@ async fn pause_and_resume_continue_without_duplicates() {
     assert_eq!(per.len(), 150);
     assert!(per.values().all(|n| *n == 1), "duplicates: {:?}", per.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_stops_within_the_claimed_batch() {
+    // 100 messages/s in large batches: before, a pause let the rest of the
+    // claimed batch (and the one chained after it) go out.
+    let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(20), ..SinkConfig::default() }).await;
+    let app = app_with_sink(&sink, DeliveryConfig { batch: 200, concurrency: 2, ..DeliveryConfig::default() }).await;
+    let emails: Vec<String> = (0..400).map(|i| format!("b{i}@example.org")).collect();
+    let s = app.sending(&emails).await;
+    app.send_campaign(&s.token, s.campaign).await;
+    app.wait_campaign(&s.token, s.campaign, |c| c["counts"]["sent"].as_i64().unwrap_or(0) >= 20).await;
+    let (status, _) = app.call("POST", &format!("/api/v1/campaigns/{}/pause", s.campaign), Some(&s.token), None).await;
+    assert_eq!(status, 200);
+    let at_pause = sink.count();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = sink.count();
+    // The status is looked at every 0.5 s: about 50 more at 100/s, plus
+    // what is in flight.
+    assert!(after - at_pause < 80, "{} sent after the pause ({at_pause} before)", after - at_pause);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), after, "nothing is sent while paused");
+    let (_, resumed) =
+        app.call("POST", &format!("/api/v1/campaigns/{}/resume", s.campaign), Some(&s.token), None).await;
+    assert_eq!(resumed["status"], "sending");
+    let done = app.wait_campaign(&s.token, s.campaign, |c| c["status"] == "sent").await;
+    assert_eq!(done["counts"]["sent"], 400, "{done}");
+    let per = sink.deliveries_per_recipient();
+    assert_eq!(per.len(), 400);
+    assert!(per.values().all(|n| *n == 1), "duplicates: {:?}", per.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
+}
