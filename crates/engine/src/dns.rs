@@ -18,11 +18,16 @@
 //!   present, `k` defaults to `rsa`, whitespace in `p` ignored, one record
 //!   per selector, §3.6.2.2).
 //! * RFC 7208 §4.5 (exactly one record starting `v=spf1`; mechanisms are
-//!   compared textually, includes are not expanded) and §5.1 (`+all`/`all`
-//!   lets anyone send, so a record ending in it is refused).
+//!   compared textually), §5.2 and §6.1 (a mechanism may come in through
+//!   `include:` or `redirect=`: those are followed, at most 10 lookups as
+//!   §4.6.4 allows, macros not expanded) and §5.1 (`+all`/`all` lets anyone
+//!   send, so a record ending in it is refused).
 //! * RFC 7489 §6.3, §6.6.3 (exactly one record starting `v=DMARC1` at
 //!   `_dmarc.<domain>`, `p` of none, quarantine or reject). The caller
-//!   picks the name; the organizational-domain fallback is not applied.
+//!   picks the name; where nothing is published there, the record of a
+//!   parent domain applies to its subdomains (§6.6.3's organizational
+//!   domain, found by walking up the tree as DMARCbis does instead of with
+//!   a public suffix list; its `sp` policy, if any, must be valid too).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -111,7 +116,9 @@ pub struct RecordCheck {
     pub name: String,
     pub ok: bool,
     /// What is published at the name: TXT texts (character-strings
-    /// concatenated), MX as `"PRIORITY HOST"`, the CNAME target.
+    /// concatenated), MX as `"PRIORITY HOST"`, the CNAME target. A DMARC
+    /// record inherited from a parent domain is shown as
+    /// `"_dmarc.<parent>: <record>"`.
     pub found: Vec<String>,
     /// What is wrong and what to publish instead; `None` when `ok`.
     pub problem: Option<String>,
@@ -308,11 +315,11 @@ fn normalize_host(host: &str) -> String {
 
 async fn check_one(resolver: &TokioResolver, record: &ExpectedRecord, timeout: Duration) -> RecordCheck {
     let answer = lookup(resolver, &record.name, record.kind, timeout).await;
-    let found = match &answer {
+    let mut found = match &answer {
         Answer::Records(r) => r.clone(),
         _ => Vec::new(),
     };
-    let problem = match answer {
+    let mut problem = match answer {
         Answer::Failed(reason) => Some(format!(
             "could not look up the {} record at {}: {reason}; try again in a few minutes",
             record.kind.as_str(),
@@ -321,7 +328,112 @@ async fn check_one(resolver: &TokioResolver, record: &ExpectedRecord, timeout: D
         Answer::Missing => Some(missing(record)),
         Answer::Records(found) => judge(record, &found),
     };
+    if problem.is_some() && record.kind == RecordKind::Txt {
+        if record.purpose == "spf" {
+            // What the record lacks may come in through its includes.
+            let spf: Vec<&String> = found.iter().filter(|t| is_spf_record(t)).collect();
+            if let [one] = spf.as_slice()
+                && spf_problem(one, &[]).is_none()
+                && spf_reaches(resolver, one, &spf_mechanisms(&record.value), timeout).await
+            {
+                problem = None;
+            }
+        } else if record.purpose == "dmarc" && !found.iter().any(|t| is_dmarc_record(t)) {
+            // Nothing at the name: a parent domain's record covers it.
+            if let Some((name, text)) = inherited_dmarc(resolver, &record.name, timeout).await {
+                found = vec![format!("{name}: {text}")];
+                problem = None;
+            }
+        }
+    }
     RecordCheck { purpose: record.purpose, name: record.name.clone(), ok: problem.is_none(), found, problem }
+}
+
+/// The most DNS lookups an SPF evaluation may cause (RFC 7208 §4.6.4).
+const SPF_LOOKUP_LIMIT: usize = 10;
+
+/// Whether every mechanism is in `record` or in a record it includes (pass
+/// qualifier) or redirects to, following at most [`SPF_LOOKUP_LIMIT`]
+/// lookups; an include without exactly one SPF record, with a macro or
+/// that loops is not followed.
+async fn spf_reaches(resolver: &TokioResolver, record: &str, mechanisms: &[String], timeout: Duration) -> bool {
+    let has = |record: &str, m: &str| {
+        record.split_ascii_whitespace().skip(1).any(|t| unqualified(t).eq_ignore_ascii_case(unqualified(m)))
+    };
+    let mut absent: Vec<&String> = mechanisms.iter().filter(|m| !has(record, m)).collect();
+    let mut queue: std::collections::VecDeque<String> = spf_targets(record).into();
+    let mut seen = std::collections::HashSet::new();
+    let mut lookups = 0;
+    while !absent.is_empty()
+        && let Some(domain) = queue.pop_front()
+    {
+        if !seen.insert(domain.clone()) {
+            continue;
+        }
+        lookups += 1;
+        if lookups > SPF_LOOKUP_LIMIT {
+            break;
+        }
+        let Answer::Records(texts) = lookup(resolver, &domain, RecordKind::Txt, timeout).await else { continue };
+        let spf: Vec<&String> = texts.iter().filter(|t| is_spf_record(t)).collect();
+        let [included] = spf.as_slice() else { continue };
+        absent.retain(|m| !has(included, m));
+        queue.extend(spf_targets(included));
+    }
+    absent.is_empty()
+}
+
+/// The domains an SPF record passes on to: `include:` mechanisms with the
+/// pass qualifier, and `redirect=` when the record has no `all` (RFC 7208
+/// §6.1). Targets with macros (`%{…}`) are left out: they depend on the
+/// message.
+fn spf_targets(record: &str) -> Vec<String> {
+    let terms: Vec<&str> = record.split_ascii_whitespace().skip(1).collect();
+    let has_all = terms.iter().any(|t| is_all(t));
+    let mut out = Vec::new();
+    for t in terms {
+        let lower = unqualified(t).to_ascii_lowercase();
+        let target = match lower.split_once([':', '=']) {
+            Some(("include", d)) => d,
+            Some(("redirect", d)) if !has_all => d,
+            _ => continue,
+        };
+        if !target.is_empty() && !target.contains('%') {
+            out.push(normalize_host(target));
+        }
+    }
+    out
+}
+
+/// Parents of a domain a DMARC record may be inherited from, nearest
+/// first: the tree walk of DMARCbis, at most 7 of them, never a top-level
+/// domain alone.
+fn dmarc_parents(name: &str) -> Vec<String> {
+    let domain = normalize_host(name.strip_prefix("_dmarc.").unwrap_or(name));
+    let labels: Vec<&str> = domain.split('.').collect();
+    (1..labels.len().saturating_sub(1)).take(7).map(|skip| labels[skip..].join(".")).collect()
+}
+
+/// The nearest parent's usable DMARC record, as (`_dmarc.<parent>`, text).
+async fn inherited_dmarc(resolver: &TokioResolver, name: &str, timeout: Duration) -> Option<(String, String)> {
+    for parent in dmarc_parents(name) {
+        let at = format!("_dmarc.{parent}");
+        let Answer::Records(texts) = lookup(resolver, &at, RecordKind::Txt, timeout).await else { continue };
+        let dmarc: Vec<&String> = texts.iter().filter(|t| is_dmarc_record(t)).collect();
+        // The nearest record decides, usable or not.
+        return match dmarc.as_slice() {
+            [one] if dmarc_problem(one).is_none() && subdomain_policy_ok(one) => Some((at, (*one).clone())),
+            [] => continue,
+            _ => None,
+        };
+    }
+    None
+}
+
+/// A parent's `sp` (its policy for subdomains), when given, is a policy.
+fn subdomain_policy_ok(record: &str) -> bool {
+    let Some(tags) = tag_list(record) else { return false };
+    tag(&tags, "sp").is_none_or(|sp| ["none", "quarantine", "reject"].iter().any(|ok| sp.eq_ignore_ascii_case(ok)))
 }
 
 /// What to tell a customer who has published nothing at the name.
@@ -636,6 +748,27 @@ pub fn same_host(a: &str, b: &str) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spf_targets_are_pass_includes_and_a_redirect_without_all() {
+        assert_eq!(
+            spf_targets("v=spf1 mx include:_SPF.Corp.Example. +include:b.example -include:no.example ~all"),
+            ["_spf.corp.example", "b.example"]
+        );
+        assert_eq!(spf_targets("v=spf1 ip4:192.0.2.1 redirect=_spf.example"), ["_spf.example"]);
+        // redirect= is ignored beside an `all` (RFC 7208 §6.1); macros depend on the message.
+        assert!(spf_targets("v=spf1 redirect=_spf.example -all").is_empty());
+        assert!(spf_targets("v=spf1 include:%{d}.spf.example include: ~all").is_empty());
+    }
+
+    #[test]
+    fn dmarc_parents_walk_up_but_not_to_the_tld() {
+        assert_eq!(dmarc_parents("_dmarc.news.mail.example.co.uk"), ["mail.example.co.uk", "example.co.uk", "co.uk"]);
+        assert_eq!(dmarc_parents("_dmarc.news.example.com"), ["example.com"]);
+        assert!(dmarc_parents("_dmarc.example.com").is_empty());
+        assert!(dmarc_parents("_dmarc.com").is_empty());
+        assert_eq!(dmarc_parents(&format!("_dmarc.{}example.com", "a.".repeat(20))).len(), 7);
+    }
 
     const P: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw";
 

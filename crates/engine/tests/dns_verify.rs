@@ -182,6 +182,76 @@ async fn two_spf_records_fail() {
 }
 
 #[tokio::test]
+async fn spf_through_includes_and_redirects_verifies() {
+    let dns = DnsServer::start().await;
+    publish_all(&dns);
+    let spf_of = |checks: &[RecordCheck]| by_purpose(checks, "spf").clone();
+    // Our mechanism two includes down.
+    dns.set_txt(APEX, vec!["v=spf1 mx include:_spf.corp.example -all".into()]);
+    dns.set_txt("_spf.corp.example", vec!["v=spf1 ip4:192.0.2.1 include:_mail.corp.example ~all".into()]);
+    dns.set_txt("_mail.corp.example", vec!["v=spf1 include:spf.assent.example ~all".into()]);
+    let checker = checker(&dns);
+    let spf = spf_of(&checker.check(&expected()).await);
+    assert!(spf.ok, "{:?}", spf.problem);
+    // Through redirect=.
+    dns.set_txt(APEX, vec!["v=spf1 redirect=_spf.corp.example".into()]);
+    assert!(spf_of(&checker.check(&expected()).await).ok);
+    // An include that fails (-) authorises nothing; neither does a loop
+    // that never names us.
+    dns.set_txt(APEX, vec!["v=spf1 -include:_spf.corp.example ~all".into()]);
+    let spf = spf_of(&checker.check(&expected()).await);
+    assert!(!spf.ok && spf.problem.as_deref().unwrap().contains("does not contain include:spf.assent.example"));
+    dns.set_txt(APEX, vec!["v=spf1 include:loop-a.example ~all".into()]);
+    dns.set_txt("loop-a.example", vec!["v=spf1 include:loop-b.example ~all".into()]);
+    dns.set_txt("loop-b.example", vec!["v=spf1 include:loop-a.example ~all".into()]);
+    assert!(!spf_of(&checker.check(&expected()).await).ok);
+    // An include whose domain has two SPF records is broken (permerror).
+    dns.set_txt(APEX, vec!["v=spf1 include:two.example ~all".into()]);
+    dns.set_txt("two.example", vec!["v=spf1 include:spf.assent.example ~all".into(), "v=spf1 -all".into()]);
+    assert!(!spf_of(&checker.check(&expected()).await).ok);
+    // More than 10 lookups deep is past what receivers evaluate.
+    dns.set_txt(APEX, vec!["v=spf1 include:chain0.example ~all".into()]);
+    for i in 0..11 {
+        dns.set_txt(&format!("chain{i}.example"), vec![format!("v=spf1 include:chain{}.example ~all", i + 1)]);
+    }
+    dns.set_txt("chain11.example", vec!["v=spf1 include:spf.assent.example ~all".into()]);
+    assert!(!spf_of(&checker.check(&expected()).await).ok);
+    // +all stays refused whatever the includes say.
+    dns.set_txt(APEX, vec!["v=spf1 include:_mail.corp.example +all".into()]);
+    assert!(!spf_of(&checker.check(&expected()).await).ok);
+    dns.set_txt(APEX, vec!["v=spf1 include:spf.assent.example +all".into()]);
+    assert!(spf_of(&checker.check(&expected()).await).problem.as_deref().unwrap().contains("+all"));
+}
+
+#[tokio::test]
+async fn a_subdomain_inherits_the_parents_dmarc_record() {
+    let dns = DnsServer::start().await;
+    let sub = ExpectedRecord {
+        kind: RecordKind::Txt,
+        name: "_dmarc.news.example.com".into(),
+        value: "v=DMARC1; p=none".into(),
+        purpose: "dmarc",
+    };
+    let checker = checker(&dns);
+    let check = |c: Vec<RecordCheck>| c.into_iter().next().unwrap();
+    // Nothing anywhere: the subdomain's name is what to publish at.
+    let none = check(checker.check(std::slice::from_ref(&sub)).await);
+    assert!(!none.ok && none.problem.as_deref().unwrap().contains("_dmarc.news.example.com"), "{none:?}");
+    dns.set_txt(DMARC_NAME, vec!["v=DMARC1; p=reject; sp=quarantine".into()]);
+    let inherited = check(checker.check(std::slice::from_ref(&sub)).await);
+    assert!(inherited.ok, "{inherited:?}");
+    assert_eq!(inherited.found, ["_dmarc.example.com: v=DMARC1; p=reject; sp=quarantine"]);
+    // A parent whose subdomain policy is no policy does not cover it.
+    dns.set_txt(DMARC_NAME, vec!["v=DMARC1; p=none; sp=bogus".into()]);
+    assert!(!check(checker.check(std::slice::from_ref(&sub)).await).ok);
+    // The subdomain's own record, when there is one, decides.
+    dns.set_txt(DMARC_NAME, vec!["v=DMARC1; p=none".into()]);
+    dns.set_txt("_dmarc.news.example.com", vec!["v=DMARC1; rua=mailto:x@example.com".into()]);
+    let own = check(checker.check(std::slice::from_ref(&sub)).await);
+    assert!(!own.ok && own.problem.as_deref().unwrap().contains("has no policy"), "{own:?}");
+}
+
+#[tokio::test]
 async fn dmarc_without_p_fails() {
     let dns = DnsServer::start().await;
     publish_all(&dns);
