@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Sends a campaign through a real Postfix and takes its real bounces back:
 #  * Assent hands N messages to Postfix (STARTTLS required, self-signed
-#    certificate accepted); Postfix delivers them to /root/Maildir, where
+#    certificate accepted, SASL AUTH required: Postfix asks a private
+#    Dovecot, as relays commonly do);
+#    Postfix delivers them to /root/Maildir, where
 #    every message must carry two DKIM signatures that dkimpy verifies with
 #    the published keys and parse without defects in Python's `email`;
 #  * three recipients `unknownN@…` are refused by Postfix (5.1.1), whose
 #    own DSNs go to the VERP address and so to Assent's inbound listener:
 #    each of the three must end up suppressed as a hard bounce.
 #   tools/postfix_interop.sh [N, default 300]
-# Needs root and Debian's postfix (`apt-get install postfix`); it
+# Needs root and Debian's postfix and dovecot (`apt-get install postfix
+# dovecot-core`); it
 # RECONFIGURES THE MACHINE'S POSTFIX (port 2526, every recipient to root's
 # Maildir), so run it on a throwaway test machine only. Needs
 # `pip install dkimpy pynacl`. Exits non-zero when a check fails.
@@ -32,18 +35,54 @@ cat > /etc/postfix/assent_transport <<TRANS
 /@bounce\\./ smtp:[127.0.0.1]:$IN_PORT
 /^unknown/ error:5.1.1 <unknown> User unknown
 TRANS
+WORK=$(mktemp -d)
+PID=""
+SASL_DIR=$(mktemp -d)
+trap '[ -z "$PID" ] || kill "$PID" 2>/dev/null || true; doveadm -c "$SASL_DIR/dovecot.conf" stop 2>/dev/null || true; rm -rf "$WORK" "$SASL_DIR"' EXIT
+# SASL through a private Dovecot whose only service is Postfix's auth socket.
+SASL_USER=assent-relay
+SASL_PASSWORD="s3cret-$(date +%s)"
+echo "$SASL_USER:{PLAIN}$SASL_PASSWORD::::::" > "$SASL_DIR/users"
+# Dovecot's auth process runs as the dovecot user and must read the file.
+chmod 755 "$SASL_DIR" && chmod 644 "$SASL_DIR/users"
+cat > "$SASL_DIR/dovecot.conf" <<DOVE
+base_dir = $SASL_DIR/run
+state_dir = $SASL_DIR/state
+log_path = $SASL_DIR/dovecot.log
+protocols =
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $SASL_DIR/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  unix_listener /var/spool/postfix/private/assent-auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+DOVE
+dovecot -c "$SASL_DIR/dovecot.conf"
+for _ in $(seq 1 50); do [ -S /var/spool/postfix/private/assent-auth ] && break; sleep 0.1; done
+
 postconf -e "myhostname = mx.test.example" "mydestination = localhost, mx.test.example" "myorigin = mx.test.example" \
     "inet_interfaces = loopback-only" "inet_protocols = ipv4" "relay_domains = static:ALL" "virtual_alias_domains =" \
     "virtual_alias_maps = regexp:/etc/postfix/assent_virtual" "transport_maps = regexp:/etc/postfix/assent_transport" \
-    "smtpd_recipient_restrictions = permit_mynetworks, reject" "mynetworks = 127.0.0.0/8" "home_mailbox = Maildir/" \
+    "smtpd_recipient_restrictions = permit_sasl_authenticated, reject" "mynetworks = 127.0.0.0/8" "home_mailbox = Maildir/" \
+    "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" "smtpd_sasl_path = private/assent-auth" \
+    "smtpd_tls_auth_only = yes" "smtpd_tls_security_level = may" \
     "alias_maps =" "alias_database =" "smtp_tls_security_level = may" "maillog_file = /var/log/postfix.log"
 sed -i -E "s/^(smtp|127\\.0\\.0\\.1:[0-9]+)( +inet +n +- +[yn-] +- +- +smtpd)/127.0.0.1:$PF_PORT\\2/" /etc/postfix/master.cf
 postfix status >/dev/null 2>&1 && postfix reload >/dev/null 2>&1 || postfix start >/dev/null 2>&1
 for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null && break; sleep 0.1; done
 
-WORK=$(mktemp -d)
-PID=""
-trap '[ -z "$PID" ] || kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 MAILDIR=/root/Maildir/new
 mkdir -p "$MAILDIR"
 python3 bench/gen_contacts.py "$N" "$WORK/contacts.csv" >/dev/null
@@ -53,7 +92,7 @@ http=$(free_port)
 ASSENT_DATABASE_URL="sqlite://$WORK/a.db" ASSENT_LOG=warn ASSENT_OUTBOX="$WORK/outbox" ASSENT_MASTER_KEY_FILE="$WORK/key" \
 ASSENT_IMPORT_DIR="$WORK/imports" \
     "$T/assent" serve --http "127.0.0.1:$http" --public-url https://news.interop.example --roles web,worker,inbound \
-    --inbound-smtp "127.0.0.1:$IN_PORT" --relay "smtp://127.0.0.1:$PF_PORT?tls=required&tls_insecure=true" > "$WORK/serve.log" 2>&1 &
+    --inbound-smtp "127.0.0.1:$IN_PORT" --relay "smtp://127.0.0.1:$PF_PORT?tls=required&tls_insecure=true&user=$SASL_USER&password=$SASL_PASSWORD" > "$WORK/serve.log" 2>&1 &
 PID=$!
 ASSENT_URL="http://127.0.0.1:$http"
 op=$(operator_token "$WORK/serve.log")
