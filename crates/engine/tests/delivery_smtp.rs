@@ -7,7 +7,7 @@ use std::time::Duration;
 use assent_engine::delivery::DeliveryConfig;
 use assent_engine::transport::SmtpTransport;
 use assent_test_support::smtp_sink::{Rule, SinkConfig, SmtpSink};
-use assent_test_support::{Options, TestApp, spawn_app_opts};
+use assent_test_support::{Options, Sending, TestApp, spawn_app_opts};
 use assent_web::WebConfig;
 use serde_json::Value;
 
@@ -82,26 +82,13 @@ async fn fault_matrix_ends_in_the_right_states() {
 async fn pause_and_resume_continue_without_duplicates() {
     let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(2), ..SinkConfig::default() }).await;
     let app = app_with_sink(&sink, DeliveryConfig { batch: 20, concurrency: 4, ..DeliveryConfig::default() }).await;
-    let emails: Vec<String> = (0..150).map(|i| format!("p{i}@example.org")).collect();
-    let s = app.sending(&emails).await;
-    app.send_campaign(&s.token, s.campaign).await;
-    app.wait_campaign(&s.token, s.campaign, |c| c["counts"]["sent"].as_i64().unwrap_or(0) >= 20).await;
-    let (status, paused) =
-        app.call("POST", &format!("/api/v1/campaigns/{}/pause", s.campaign), Some(&s.token), None).await;
-    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")));
+    let s = send_then_pause(&app, 150, "p").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let at_pause = sink.count();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.count(), at_pause, "nothing is sent while paused");
     assert!(at_pause < 150, "paused before the end ({at_pause})");
-    let (_, resumed) =
-        app.call("POST", &format!("/api/v1/campaigns/{}/resume", s.campaign), Some(&s.token), None).await;
-    assert_eq!(resumed["status"], "sending");
-    let done = app.wait_campaign(&s.token, s.campaign, |c| c["status"] == "sent").await;
-    assert_eq!(done["counts"]["sent"], 150, "{done}");
-    let per = sink.deliveries_per_recipient();
-    assert_eq!(per.len(), 150);
-    assert!(per.values().all(|n| *n == 1), "duplicates: {:?}", per.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
+    resume_to_the_end(&app, &s, &sink, 150).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,12 +97,7 @@ async fn pause_stops_within_the_claimed_batch() {
     // claimed batch (and the one chained after it) go out.
     let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(20), ..SinkConfig::default() }).await;
     let app = app_with_sink(&sink, DeliveryConfig { batch: 200, concurrency: 2, ..DeliveryConfig::default() }).await;
-    let emails: Vec<String> = (0..400).map(|i| format!("b{i}@example.org")).collect();
-    let s = app.sending(&emails).await;
-    app.send_campaign(&s.token, s.campaign).await;
-    app.wait_campaign(&s.token, s.campaign, |c| c["counts"]["sent"].as_i64().unwrap_or(0) >= 20).await;
-    let (status, _) = app.call("POST", &format!("/api/v1/campaigns/{}/pause", s.campaign), Some(&s.token), None).await;
-    assert_eq!(status, 200);
+    let s = send_then_pause(&app, 400, "b").await;
     let at_pause = sink.count();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let after = sink.count();
@@ -124,12 +106,29 @@ async fn pause_stops_within_the_claimed_batch() {
     assert!(after - at_pause < 80, "{} sent after the pause ({at_pause} before)", after - at_pause);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.count(), after, "nothing is sent while paused");
+    resume_to_the_end(&app, &s, &sink, 400).await;
+}
+
+/// Starts sending to `n` recipients and pauses once 20 went out.
+async fn send_then_pause(app: &TestApp, n: usize, prefix: &str) -> Sending {
+    let emails: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@example.org")).collect();
+    let s = app.sending(&emails).await;
+    app.send_campaign(&s.token, s.campaign).await;
+    app.wait_campaign(&s.token, s.campaign, |c| c["counts"]["sent"].as_i64().unwrap_or(0) >= 20).await;
+    let (status, paused) =
+        app.call("POST", &format!("/api/v1/campaigns/{}/pause", s.campaign), Some(&s.token), None).await;
+    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")));
+    s
+}
+
+/// Resumes the campaign and waits until all `n` went out, each once.
+async fn resume_to_the_end(app: &TestApp, s: &Sending, sink: &SmtpSink, n: i64) {
     let (_, resumed) =
         app.call("POST", &format!("/api/v1/campaigns/{}/resume", s.campaign), Some(&s.token), None).await;
     assert_eq!(resumed["status"], "sending");
     let done = app.wait_campaign(&s.token, s.campaign, |c| c["status"] == "sent").await;
-    assert_eq!(done["counts"]["sent"], 400, "{done}");
+    assert_eq!(done["counts"]["sent"], n, "{done}");
     let per = sink.deliveries_per_recipient();
-    assert_eq!(per.len(), 400);
+    assert_eq!(per.len() as i64, n);
     assert!(per.values().all(|n| *n == 1), "duplicates: {:?}", per.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
 }
