@@ -364,6 +364,7 @@ async fn spf_reaches(resolver: &TokioResolver, record: &str, mechanisms: &[Strin
     let mut queue: std::collections::VecDeque<String> = spf_targets(record).into();
     let mut seen = std::collections::HashSet::new();
     let mut lookups = 0;
+    let budget = Budget::new(timeout);
     while !absent.is_empty()
         && let Some(domain) = queue.pop_front()
     {
@@ -371,16 +372,30 @@ async fn spf_reaches(resolver: &TokioResolver, record: &str, mechanisms: &[Strin
             continue;
         }
         lookups += 1;
-        if lookups > SPF_LOOKUP_LIMIT {
-            break;
-        }
-        let Answer::Records(texts) = lookup(resolver, &domain, RecordKind::Txt, timeout).await else { continue };
+        let Some(left) = budget.left().filter(|_| lookups <= SPF_LOOKUP_LIMIT) else { break };
+        let Answer::Records(texts) = lookup(resolver, &domain, RecordKind::Txt, left).await else { continue };
         let spf: Vec<&String> = texts.iter().filter(|t| is_spf_record(t)).collect();
         let [included] = spf.as_slice() else { continue };
         absent.retain(|m| !has(included, m));
         queue.extend(spf_targets(included));
     }
     absent.is_empty()
+}
+
+/// One lookup deadline shared by the lookups of a walk (SPF includes,
+/// DMARC parents), so a slow or hostile chain of names costs one timeout,
+/// not one per name, inside the verification request.
+struct Budget(tokio::time::Instant);
+
+impl Budget {
+    fn new(timeout: Duration) -> Budget {
+        Budget(tokio::time::Instant::now() + timeout)
+    }
+
+    /// The time left, `None` once it is spent.
+    fn left(&self) -> Option<Duration> {
+        Some(self.0.saturating_duration_since(tokio::time::Instant::now())).filter(|d| !d.is_zero())
+    }
 }
 
 /// The domains an SPF record passes on to: `include:` mechanisms with the
@@ -416,9 +431,11 @@ fn dmarc_parents(name: &str) -> Vec<String> {
 
 /// The nearest parent's usable DMARC record, as (`_dmarc.<parent>`, text).
 async fn inherited_dmarc(resolver: &TokioResolver, name: &str, timeout: Duration) -> Option<(String, String)> {
+    let budget = Budget::new(timeout);
     for parent in dmarc_parents(name) {
         let at = format!("_dmarc.{parent}");
-        let Answer::Records(texts) = lookup(resolver, &at, RecordKind::Txt, timeout).await else { continue };
+        let left = budget.left()?;
+        let Answer::Records(texts) = lookup(resolver, &at, RecordKind::Txt, left).await else { continue };
         let dmarc: Vec<&String> = texts.iter().filter(|t| is_dmarc_record(t)).collect();
         // The nearest record decides, usable or not.
         return match dmarc.as_slice() {
@@ -759,6 +776,14 @@ mod tests {
         // redirect= is ignored beside an `all` (RFC 7208 §6.1); macros depend on the message.
         assert!(spf_targets("v=spf1 redirect=_spf.example -all").is_empty());
         assert!(spf_targets("v=spf1 include:%{d}.spf.example include: ~all").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_walk_shares_one_deadline() {
+        let budget = Budget::new(Duration::from_millis(30));
+        assert!(budget.left().is_some_and(|d| d <= Duration::from_millis(30)));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(budget.left(), None);
     }
 
     #[test]
