@@ -195,7 +195,7 @@ schemas["CampaignBody"] = {"type": "object", "additionalProperties": False, "req
     "name": {"type": "string", "minLength": 1, "maxLength": 200}, "subject": text, "from_email": address, "from_name": text, "reply_to": {"anyOf": [address, {"type": "null"}, {"type": "string", "maxLength": 0}]},
     "list_ids": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "integer", "format": "int64"}}, "html": text, "text": nullable_text,
     "product_category": {"type": ["string", "null"], "description": "the campaign advertises this product category (purchase-origin contacts of it receive it)"}}}
-counts = {"type": "object", "properties": {k: {"type": "integer"} for k in ["total", "queued", "sent", "deferred", "bounced", "failed", "skipped"]}}
+counts = {"type": "object", "description": "Deliveries by state; once a campaign is cancelled, what was still queued or deferred counts as cancelled.", "properties": {k: {"type": "integer"} for k in ["total", "queued", "sent", "deferred", "bounced", "failed", "skipped", "cancelled"]}}
 schemas["Campaign"] = {"type": "object", "required": ["id", "status", "counts"], "properties": {
     "id": {"type": "integer"}, "name": text, "subject": text, "from_email": text, "list_ids": {"type": "array", "items": {"type": "integer"}},
     "status": {"type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},

@@ -109,15 +109,45 @@ async fn pause_stops_within_the_claimed_batch() {
     resume_to_the_end(&app, &s, &sink, 400).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_and_counts_the_rest_as_cancelled() {
+    let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(20), ..SinkConfig::default() }).await;
+    let app = app_with_sink(&sink, DeliveryConfig { batch: 200, concurrency: 2, ..DeliveryConfig::default() }).await;
+    let s = send_then(&app, 400, "c", "cancel", "cancelled").await;
+    let at_cancel = sink.count();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = sink.count();
+    assert!(after - at_cancel < 80, "{} sent after the cancel ({at_cancel} before)", after - at_cancel);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), after, "nothing is sent once cancelled");
+    let (_, c) = app.call("GET", &format!("/api/v1/campaigns/{}", s.campaign), Some(&s.token), None).await;
+    let counts = &c["counts"];
+    assert_eq!((counts["queued"].as_i64(), counts["deferred"].as_i64()), (Some(0), Some(0)), "{c}");
+    let (sent, cancelled) = (counts["sent"].as_i64().unwrap_or(0), counts["cancelled"].as_i64().unwrap_or(0));
+    assert_eq!(sent, after as i64, "{c}");
+    assert_eq!(sent + cancelled, counts["total"].as_i64().unwrap_or(-1), "{c}");
+    assert!(cancelled >= 300, "{c}");
+    assert_eq!(c["progress"]["remaining"], 0, "{c}");
+    // A cancelled campaign cannot be resumed.
+    let (code, _) = app.call("POST", &format!("/api/v1/campaigns/{}/resume", s.campaign), Some(&s.token), None).await;
+    assert_eq!(code, 409);
+}
+
 /// Starts sending to `n` recipients and pauses once 20 went out.
 async fn send_then_pause(app: &TestApp, n: usize, prefix: &str) -> Sending {
+    send_then(app, n, prefix, "pause", "paused").await
+}
+
+/// Starts sending to `n` recipients and, once 20 went out, POSTs `action`
+/// (pause, cancel), which must leave the campaign `status`.
+async fn send_then(app: &TestApp, n: usize, prefix: &str, action: &str, status: &str) -> Sending {
     let emails: Vec<String> = (0..n).map(|i| format!("{prefix}{i}@example.org")).collect();
     let s = app.sending(&emails).await;
     app.send_campaign(&s.token, s.campaign).await;
     app.wait_campaign(&s.token, s.campaign, |c| c["counts"]["sent"].as_i64().unwrap_or(0) >= 20).await;
-    let (status, paused) =
-        app.call("POST", &format!("/api/v1/campaigns/{}/pause", s.campaign), Some(&s.token), None).await;
-    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")));
+    let (code, after) =
+        app.call("POST", &format!("/api/v1/campaigns/{}/{action}", s.campaign), Some(&s.token), None).await;
+    assert_eq!((code, after["status"].as_str()), (200, Some(status)));
     s
 }
 
