@@ -95,31 +95,17 @@ async fn pause_and_resume_continue_without_duplicates() {
 async fn pause_stops_within_the_claimed_batch() {
     // 100 messages/s in large batches: before, a pause let the rest of the
     // claimed batch (and the one chained after it) go out.
-    let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(20), ..SinkConfig::default() }).await;
-    let app = app_with_sink(&sink, DeliveryConfig { batch: 200, concurrency: 2, ..DeliveryConfig::default() }).await;
+    let (sink, app) = large_slow_batches().await;
     let s = send_then_pause(&app, 400, "b").await;
-    let at_pause = sink.count();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = sink.count();
-    // The status is looked at every 0.5 s: about 50 more at 100/s, plus
-    // what is in flight.
-    assert!(after - at_pause < 80, "{} sent after the pause ({at_pause} before)", after - at_pause);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sink.count(), after, "nothing is sent while paused");
+    stops_soon(&sink).await;
     resume_to_the_end(&app, &s, &sink, 400).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_and_counts_the_rest_as_cancelled() {
-    let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(20), ..SinkConfig::default() }).await;
-    let app = app_with_sink(&sink, DeliveryConfig { batch: 200, concurrency: 2, ..DeliveryConfig::default() }).await;
+    let (sink, app) = large_slow_batches().await;
     let s = send_then(&app, 400, "c", "cancel", "cancelled").await;
-    let at_cancel = sink.count();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = sink.count();
-    assert!(after - at_cancel < 80, "{} sent after the cancel ({at_cancel} before)", after - at_cancel);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sink.count(), after, "nothing is sent once cancelled");
+    let after = stops_soon(&sink).await;
     let (_, c) = app.call("GET", &format!("/api/v1/campaigns/{}", s.campaign), Some(&s.token), None).await;
     let counts = &c["counts"];
     assert_eq!((counts["queued"].as_i64(), counts["deferred"].as_i64()), (Some(0), Some(0)), "{c}");
@@ -131,6 +117,27 @@ async fn cancel_stops_and_counts_the_rest_as_cancelled() {
     // A cancelled campaign cannot be resumed.
     let (code, _) = app.call("POST", &format!("/api/v1/campaigns/{}/resume", s.campaign), Some(&s.token), None).await;
     assert_eq!(code, 409);
+}
+
+/// 100 messages/s in batches of 200: a stop that waited for the claimed
+/// batch would let well over 100 more go out.
+async fn large_slow_batches() -> (SmtpSink, TestApp) {
+    let sink = SmtpSink::start(SinkConfig { delay: Duration::from_millis(20), ..SinkConfig::default() }).await;
+    let app = app_with_sink(&sink, DeliveryConfig { batch: 200, concurrency: 2, ..DeliveryConfig::default() }).await;
+    (sink, app)
+}
+
+/// Right after a pause or cancel: at most what goes out before the next
+/// status check (every 0.5 s: about 50 at 100/s) plus what is in flight,
+/// then nothing. Returns how many the sink has.
+async fn stops_soon(sink: &SmtpSink) -> u64 {
+    let at_stop = sink.count();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = sink.count();
+    assert!(after - at_stop < 80, "{} sent after the stop ({at_stop} before)", after - at_stop);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.count(), after, "nothing is sent once stopped");
+    after
 }
 
 /// Starts sending to `n` recipients and pauses once 20 went out.
