@@ -357,9 +357,7 @@ const SPF_LOOKUP_LIMIT: usize = 10;
 /// lookups; an include without exactly one SPF record, with a macro or
 /// that loops is not followed.
 async fn spf_reaches(resolver: &TokioResolver, record: &str, mechanisms: &[String], timeout: Duration) -> bool {
-    let has = |record: &str, m: &str| {
-        record.split_ascii_whitespace().skip(1).any(|t| unqualified(t).eq_ignore_ascii_case(unqualified(m)))
-    };
+    let has = |record: &str, m: &str| has_term(record.split_ascii_whitespace().skip(1), m);
     let mut absent: Vec<&String> = mechanisms.iter().filter(|m| !has(record, m)).collect();
     let mut queue: std::collections::VecDeque<String> = spf_targets(record).into();
     let mut seen = std::collections::HashSet::new();
@@ -450,7 +448,7 @@ async fn inherited_dmarc(resolver: &TokioResolver, name: &str, timeout: Duration
 /// A parent's `sp` (its policy for subdomains), when given, is a policy.
 fn subdomain_policy_ok(record: &str) -> bool {
     let Some(tags) = tag_list(record) else { return false };
-    tag(&tags, "sp").is_none_or(|sp| ["none", "quarantine", "reject"].iter().any(|ok| sp.eq_ignore_ascii_case(ok)))
+    tag(&tags, "sp").is_none_or(is_dmarc_policy)
 }
 
 /// What to tell a customer who has published nothing at the name.
@@ -671,11 +669,8 @@ fn spf_problem(found: &str, mechanisms: &[String]) -> Option<String> {
         return Some("does not start with v=spf1".into());
     }
     let terms: Vec<&str> = found.split_ascii_whitespace().skip(1).collect();
-    let absent: Vec<&str> = mechanisms
-        .iter()
-        .map(String::as_str)
-        .filter(|m| !terms.iter().any(|t| unqualified(t).eq_ignore_ascii_case(unqualified(m))))
-        .collect();
+    let absent: Vec<&str> =
+        mechanisms.iter().map(String::as_str).filter(|m| !has_term(terms.iter().copied(), m)).collect();
     if !absent.is_empty() {
         return Some(format!("does not contain {}", absent.join(" ")));
     }
@@ -683,6 +678,12 @@ fn spf_problem(found: &str, mechanisms: &[String]) -> Option<String> {
         return Some("ends in +all, which lets anyone send mail as your domain; end it with ~all or -all".into());
     }
     None
+}
+
+/// Whether one of the SPF terms is the mechanism (case-insensitive, `+`
+/// qualifier optional on either side).
+fn has_term<'a>(mut terms: impl Iterator<Item = &'a str>, mechanism: &str) -> bool {
+    terms.any(|t| unqualified(t).eq_ignore_ascii_case(unqualified(mechanism)))
 }
 
 /// An SPF record that keeps what `current` has and adds the missing
@@ -699,7 +700,7 @@ fn spf_suggestion(current: Option<&str>, mechanisms: &[String]) -> String {
         _ => Some("~all".to_string()),
     };
     for m in mechanisms {
-        if !terms.iter().any(|t| unqualified(t).eq_ignore_ascii_case(unqualified(m))) {
+        if !has_term(terms.iter().map(String::as_str), m) {
             terms.push(m.clone());
         }
     }
@@ -722,6 +723,11 @@ pub fn dmarc_matches(found: &str) -> bool {
     dmarc_problem(found).is_none()
 }
 
+/// `none`, `quarantine` or `reject`: the DMARC policies (RFC 7489 §6.3).
+fn is_dmarc_policy(p: &str) -> bool {
+    ["none", "quarantine", "reject"].iter().any(|ok| p.eq_ignore_ascii_case(ok))
+}
+
 fn dmarc_problem(found: &str) -> Option<String> {
     if !is_dmarc_record(found) {
         return Some("does not start with v=DMARC1".into());
@@ -731,7 +737,7 @@ fn dmarc_problem(found: &str) -> Option<String> {
     };
     match tag(&tags, "p") {
         None => Some("has no policy (p=); add p=none, p=quarantine or p=reject".into()),
-        Some(p) if ["none", "quarantine", "reject"].iter().any(|ok| p.eq_ignore_ascii_case(ok)) => None,
+        Some(p) if is_dmarc_policy(p) => None,
         Some(p) => Some(format!("has p={p}, which is not a policy; use p=none, p=quarantine or p=reject")),
     }
 }
