@@ -152,35 +152,30 @@ fn script(name: &str) -> PathBuf {
 /// with a loud message — except in CI (CI=true), where it fails: the
 /// independent checks are the point of these tests.
 pub fn python_has(modules: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        let msg = format!("python3 with `{modules}` is not available (install: pip install dkimpy pynacl)");
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}; CI must run the independent verifiers");
-        }
-        eprintln!("\n{}\n!!! SKIPPED independent check: {msg}\n{}\n", "!".repeat(78), "!".repeat(78));
-    }
-    ok
+    tool_present(
+        Command::new("python3").args(["-c", &format!("import {modules}")]),
+        &format!("python3 with `{modules}` is not available (install: pip install dkimpy pynacl)"),
+    )
 }
 
 /// True when Perl's Mail::DKIM (the second independent verifier) is
 /// installed; skipped loudly otherwise, failed in CI like [`python_has`].
 pub fn perl_has_mail_dkim() -> bool {
-    let ok = Command::new("perl")
-        .args(["-MMail::DKIM::Verifier", "-MNet::DNS::RR", "-e", "1"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
+    tool_present(
+        Command::new("perl").args(["-MMail::DKIM::Verifier", "-MNet::DNS::RR", "-e", "1"]),
+        "perl with Mail::DKIM is not available (install: apt-get install libmail-dkim-perl)",
+    )
+}
+
+/// Whether `probe` succeeds; when not, `missing` is printed loudly, or is a
+/// failure under CI=true.
+fn tool_present(probe: &mut Command, missing: &str) -> bool {
+    let ok = probe.output().map(|o| o.status.success()).unwrap_or(false);
     if !ok {
-        let msg = "perl with Mail::DKIM is not available (install: apt-get install libmail-dkim-perl)";
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}; CI must run the independent verifiers");
+            panic!("{missing}; CI must run the independent verifiers");
         }
-        eprintln!("\n{}\n!!! SKIPPED independent check: {msg}\n{}\n", "!".repeat(78), "!".repeat(78));
+        eprintln!("\n{}\n!!! SKIPPED independent check: {missing}\n{}\n", "!".repeat(78), "!".repeat(78));
     }
     ok
 }
@@ -188,24 +183,38 @@ pub fn perl_has_mail_dkim() -> bool {
 /// Mail::DKIM's verdict per signature, in header order: (algorithm,
 /// result, detail), e.g. ("rsa-sha256", "pass", "pass").
 pub fn mail_dkim_verify(test: &str, message: &[u8], records_json: &str) -> Vec<(String, String, String)> {
+    let field = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
+    run_verifier("perl", "dkim_verify.pl", test, message, records_json)
+        .iter()
+        .map(|r| (field(r, "algorithm"), field(r, "result"), field(r, "detail")))
+        .collect()
+}
+
+/// Runs a verifier script on `message` with the published records and
+/// returns its `results`, one per signature in header order.
+fn run_verifier(
+    interpreter: &str,
+    name: &str,
+    test: &str,
+    message: &[u8],
+    records_json: &str,
+) -> Vec<serde_json::Value> {
     let dir = scratch_dir(test);
     let msg_path = dir.join("message.eml");
     let rec_path = dir.join("records.json");
     std::fs::write(&msg_path, message).expect("write message");
     std::fs::write(&rec_path, records_json).expect("write records");
-    let out =
-        Command::new("perl").arg(script("dkim_verify.pl")).arg(&msg_path).arg(&rec_path).output().expect("run perl");
+    let out = Command::new(interpreter)
+        .arg(script(name))
+        .arg(&msg_path)
+        .arg(&rec_path)
+        .output()
+        .unwrap_or_else(|e| panic!("run {interpreter}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("dkim_verify.pl output is not JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+        panic!("{name} output is not JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
     });
-    let field = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
-    report["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no results: {report}"))
-        .iter()
-        .map(|r| (field(r, "algorithm"), field(r, "result"), field(r, "detail")))
-        .collect()
+    report["results"].as_array().unwrap_or_else(|| panic!("no results: {report}")).clone()
 }
 
 /// A fresh scratch directory for one test.
@@ -218,24 +227,7 @@ pub fn scratch_dir(test: &str) -> PathBuf {
 /// Runs dkim_verify.py on `message`; returns one verdict per signature,
 /// in header order.
 pub fn dkimpy_verify(test: &str, message: &[u8], records_json: &str) -> Vec<bool> {
-    let dir = scratch_dir(test);
-    let msg_path = dir.join("message.eml");
-    let rec_path = dir.join("records.json");
-    std::fs::write(&msg_path, message).expect("write message");
-    std::fs::write(&rec_path, records_json).expect("write records");
-    let out = Command::new("python3")
-        .arg(script("dkim_verify.py"))
-        .arg(&msg_path)
-        .arg(&rec_path)
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("dkim_verify.py output is not JSON ({e}): {stdout}\n{}", String::from_utf8_lossy(&out.stderr))
-    });
-    report["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no results: {report}"))
+    run_verifier("python3", "dkim_verify.py", test, message, records_json)
         .iter()
         .map(|r| r["ok"].as_bool().expect("ok flag"))
         .collect()
