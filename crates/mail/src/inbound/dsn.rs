@@ -108,28 +108,17 @@ pub(crate) fn parse(text: &str) -> Dsn {
             break;
         }
     }
-    // Fields without a recipient belong to the entry before them, or, ahead
-    // of every recipient (a per-message group out of order, Boxbe), to the
-    // first one.
-    let mut leading: Vec<DsnRecipient> = Vec::new();
     for mut g in groups {
         match dsn.recipients.last_mut() {
             Some(prev) if !g.has_recipient() => prev.absorb(g),
-            None if !g.has_recipient() => leading.push(g),
-            _ => {
-                for early in leading.drain(..) {
-                    g.absorb(early);
-                }
-                dsn.recipients.push(g);
+            // Fields ahead of every recipient (a per-message group out of
+            // order, Boxbe) belong to the first recipient.
+            Some(prev) if !prev.has_recipient() => {
+                g.absorb(std::mem::take(prev));
+                *prev = g;
             }
+            _ => dsn.recipients.push(g),
         }
-    }
-    // Nobody is named: the fields still report one failure.
-    if let Some(first) = leading.into_iter().reduce(|mut a, b| {
-        a.absorb(b);
-        a
-    }) {
-        dsn.recipients.push(first);
     }
     dsn.recipients.truncate(MAX_RECIPIENTS);
     for r in &mut dsn.recipients {
