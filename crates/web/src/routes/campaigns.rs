@@ -42,18 +42,17 @@ pub async fn campaign_json(state: &AppState, c: &Campaign) -> ApiResult<Value> {
     let elapsed = c.started_at.map(|s| (end - s).max(1) as f64 / 1000.0);
     let done = counts.sent + counts.bounced + counts.failed + counts.skipped;
     let rate = elapsed.map(|e| done as f64 / e);
-    let mut remaining = (counts.queued + counts.deferred).max(audience_eligible - counts.total).max(0);
-    let eta = rate.filter(|r| *r > 0.0 && c.status == "sending").map(|r| (remaining as f64 / r).round());
     // A cancelled campaign sends nothing more: what was still queued or
-    // waiting for a retry is cancelled, not "queued".
+    // waiting for a retry is cancelled, not "queued", and nothing remains.
+    let cancelled = c.status == "cancelled";
+    let unsent = counts.queued + counts.deferred;
+    let remaining = if cancelled { 0 } else { unsent.max(audience_eligible - counts.total).max(0) };
+    let eta = rate.filter(|r| *r > 0.0 && c.status == "sending").map(|r| (remaining as f64 / r).round());
     let mut counts_json = json!(counts);
-    if c.status == "cancelled" {
-        counts_json["cancelled"] = json!(counts.queued + counts.deferred);
+    counts_json["cancelled"] = json!(if cancelled { unsent } else { 0 });
+    if cancelled {
         counts_json["queued"] = json!(0);
         counts_json["deferred"] = json!(0);
-        remaining = 0;
-    } else {
-        counts_json["cancelled"] = json!(0);
     }
     Ok(json!({
         "id": c.id,
